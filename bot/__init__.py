@@ -1,0 +1,1 @@
+"""Sitrep's Discord front door. Everything that imports discord lives in this package."""

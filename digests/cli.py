@@ -1,0 +1,221 @@
+"""The ``sitrep`` command line: another front door over the same services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from digests.errors import SitrepError
+from digests.settings import Settings, get_settings
+from digests.store import repo
+from digests.store.db import Database, open_database
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Sitrep: news feeds in, briefing digests out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sources_app = typer.Typer(help="Inspect the sources Sitrep collects from.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj["settings"]
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", envvar="SITREP_DATABASE_URL", help="SQLAlchemy URL of the database."),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
+) -> None:
+    """Sitrep: news feeds in, briefing digests out."""
+    try:
+        settings = get_settings(database_url=database_url, log_level=log_level)
+    except Exception as error:
+        errors.print(f"[red]Settings could not be read:[/] {error}")
+        raise typer.Exit(2) from error
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=errors, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "aiosqlite", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = {"settings": settings}
+
+
+def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database (applying migrations), run ``work`` on it, and close it; errors exit 1."""
+
+    async def runner() -> T:
+        database = await open_database(settings.database_url)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(runner())
+    except SitrepError as error:
+        errors.print(f"[red]Error:[/] {error}")
+        raise typer.Exit(1) from error
+
+
+def _print_report(report: Any, *, as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("source", "new", "updated", "unchanged", "errors"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source in report.sources:
+        state = " (not modified)" if source.not_modified else ""
+        table.add_row(
+            f"{source.source}{state}",
+            str(source.new),
+            str(source.updated),
+            str(source.unchanged),
+            str(len(source.errors)),
+        )
+    table.add_section()
+    table.add_row("total", str(report.new), str(report.updated), str(report.unchanged), str(len(report.errors)))
+    console.print(table)
+    for source in report.sources:
+        for warning in source.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        for error in source.errors:
+            console.print(f"[red]error:[/] {error}", highlight=False)
+    rate = (report.new + report.updated + report.unchanged) / report.seconds if report.seconds else 0.0
+    console.print(f"{report.seconds:.2f} s, {rate:.1f} articles/s", style="dim")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    targets: Annotated[list[str], typer.Argument(help="Files, folders and http(s) URLs to ingest once.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    full_text: Annotated[
+        bool | None,
+        typer.Option("--full-text/--no-full-text", help="Fetch the linked page for feed entries that are teasers."),
+    ] = None,
+) -> None:
+    """Ingest files, folders and URLs once, and report what was new, updated and unchanged."""
+    from digests.services.collection import ingest as ingest_targets
+
+    settings = _settings(ctx)
+    if full_text is not None:
+        settings = settings.model_copy(
+            update={"collect": settings.collect.model_copy(update={"fetch_full_text": full_text})}
+        )
+    report = run_with_database(settings, lambda db: ingest_targets(targets, database=db, settings=settings))
+    _print_report(report, as_json=as_json, title="Ingested")
+
+
+@app.command()
+def collect(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+) -> None:
+    """Poll every source that is due once, after syncing the sources file into the database."""
+    from digests.services.collection import collect_due_sources, sync_sources
+
+    settings = _settings(ctx)
+
+    async def work(database: Database) -> Any:
+        await sync_sources(database=database, settings=settings)
+        return await collect_due_sources(database=database, settings=settings)
+
+    report = run_with_database(settings, work)
+    _print_report(report, as_json=as_json, title="Collected")
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sources as a JSON array.")] = False,
+) -> None:
+    """Show each source with its kind, last fetch, failures and state."""
+    from digests.services.collection import sync_sources
+
+    settings = _settings(ctx)
+
+    async def work(database: Database) -> list[Any]:
+        await sync_sources(database=database, settings=settings)
+        async with database.sessions() as session:
+            return await repo.list_sources(session=session)
+
+    sources = run_with_database(settings, work)
+    if as_json:
+        rows = [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "location": s.location,
+                "interval_minutes": s.interval_minutes,
+                "enabled": s.enabled,
+                "last_fetched_at": s.last_fetched_at.isoformat() if s.last_fetched_at else None,
+                "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
+                "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
+                "failures": s.failures,
+                "last_error": s.last_error,
+                "disabled_reason": s.disabled_reason,
+            }
+            for s in sources
+        ]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Sources", title_justify="left")
+    for column in ("name", "kind", "every", "last fetch", "failures", "state"):
+        table.add_column(column)
+    for s in sources:
+        state = "enabled" if s.enabled else f"disabled: {s.disabled_reason or 'by configuration'}"
+        if s.enabled and s.last_error:
+            state = f"failing: {s.last_error}"
+        fetched = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
+        table.add_row(s.name, s.kind, f"{s.interval_minutes:g} min", fetched, str(s.failures), state)
+    console.print(table)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the main job: apply migrations, load the sources, and collect on schedule until Ctrl-C."""
+    from digests.runner import run_forever
+
+    settings = _settings(ctx)
+    try:
+        asyncio.run(run_forever(settings, console=console))
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+    except SitrepError as error:
+        errors.print(f"[red]Error:[/] {error}")
+        raise typer.Exit(1) from error
+
+
+def main() -> None:
+    """Entry point of the ``sitrep`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

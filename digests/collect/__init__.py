@@ -1,0 +1,1 @@
+"""Collection: fetching, parsing, sectionizing and identifying articles."""

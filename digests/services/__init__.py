@@ -1,0 +1,1 @@
+"""The functions every front door calls: the CLI, the scheduler and the bot."""

@@ -1,0 +1,243 @@
+"""Collection services: ingest targets once, poll due sources, keep sources in step with config."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from digests.collect.fetch import Fetcher
+from digests.collect.parse import ParsedArticle
+from digests.collect.sources import Reader, ReadResult, load_source_specs
+from digests.errors import SitrepError
+from digests.settings import Settings
+from digests.store import repo
+from digests.store.db import Database
+from digests.store.models import Source
+from digests.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What collecting one source did."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_modified: bool = False
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CollectReport:
+    """What one ingest or collection run did, per source and in total."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def new(self) -> int:
+        """Count new articles."""
+        return sum(s.new for s in self.sources)
+
+    @property
+    def updated(self) -> int:
+        """Count articles whose content changed."""
+        return sum(s.updated for s in self.sources)
+
+    @property
+    def unchanged(self) -> int:
+        """Count articles seen again unchanged."""
+        return sum(s.unchanged for s in self.sources)
+
+    @property
+    def errors(self) -> list[str]:
+        """List every error, source by source."""
+        return [error for s in self.sources for error in s.errors]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-ready data."""
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+            "sources": [asdict(s) for s in self.sources],
+        }
+
+
+async def _store(
+    database: Database, reader: Reader, read: ReadResult, report: SourceReport, *, source_id: int | None
+) -> None:
+    """Fetch full text for new teasers, then store everything read, in one transaction."""
+    articles: list[ParsedArticle] = read.articles
+    if reader.settings.collect.fetch_full_text and any(a.teaser for a in articles):
+        async with database.sessions() as session:
+            known = await repo.existing_keys((a.key for a in articles if a.teaser), session=session)
+        # A stored article already has its full text: its teaser is not news and must not replace it.
+        report.unchanged += sum(1 for a in articles if a.teaser and a.key in known)
+        articles = [a for a in articles if not (a.teaser and a.key in known)]
+
+        async def complete(article: ParsedArticle) -> ParsedArticle:
+            if not article.teaser:
+                return article
+            try:
+                return await reader.full_text(article)
+            except SitrepError as error:
+                report.warnings.append(f"kept the feed's teaser: {error}")
+                return article
+
+        articles = list(await asyncio.gather(*(complete(a) for a in articles)))
+    for attempt in range(2):
+        try:
+            async with database.sessions.begin() as session:
+                outcomes = await repo.store_articles(articles, source_id=source_id, session=session)
+            break
+        except IntegrityError:
+            # Another source stored one of these articles at the same moment; the retry sees it.
+            if attempt:
+                raise
+    report.new += outcomes["new"]
+    report.updated += outcomes["updated"]
+    report.unchanged += outcomes["unchanged"]
+
+
+async def ingest(
+    targets: Sequence[str], *, database: Database, settings: Settings, progress: Progress | None = None
+) -> CollectReport:
+    """Read files, folders and URLs once each and store their articles; failures are reported, not raised."""
+    started = time.perf_counter()
+    report = CollectReport()
+    limit = asyncio.Semaphore(settings.collect.max_concurrent_sources)
+    async with Fetcher(settings.fetch) as fetcher:
+        reader = Reader(settings, fetcher)
+
+        async def one(target: str) -> SourceReport:
+            source_report = SourceReport(source=target)
+            async with limit:
+                try:
+                    read = await reader.read(target)
+                    source_report.errors.extend(read.errors)
+                    source_report.warnings.extend(read.warnings)
+                    await _store(database, reader, read, source_report, source_id=None)
+                except SitrepError as error:
+                    source_report.errors.append(str(error))
+                except Exception as error:
+                    log.exception("Unexpected failure while ingesting %s", target)
+                    source_report.errors.append(f"{target}: unexpected error ({type(error).__name__}: {error})")
+            if progress:
+                progress(target)
+            return source_report
+
+        report.sources = list(await asyncio.gather(*(one(target) for target in targets)))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def sync_sources(*, database: Database, settings: Settings) -> list[Source]:
+    """Bring the stored global sources in line with the sources file."""
+    specs = load_source_specs(
+        settings.config_path(settings.collect.sources_file),
+        default_interval=settings.collect.default_interval_minutes,
+    )
+    async with database.sessions.begin() as session:
+        return await repo.sync_config_sources(specs, session=session)
+
+
+async def collect_source(source: Source, *, database: Database, reader: Reader, now: datetime) -> SourceReport:
+    """Poll one source, store what is new, and record its health; never raises for the source's faults."""
+    report = SourceReport(source=source.name)
+    try:
+        read = await reader.read(
+            source.location,
+            kind=source.kind if source.kind in ("feed", "page") else None,  # type: ignore[arg-type]
+            name=source.name,
+            etag=source.etag,
+            last_modified=source.last_modified,
+        )
+        report.not_modified = read.not_modified
+        report.errors.extend(read.errors)
+        report.warnings.extend(read.warnings)
+        await _store(database, reader, read, report, source_id=source.id)
+    except SitrepError as error:
+        report.errors.append(str(error))
+        async with database.sessions.begin() as session:
+            stored = await repo.get_source(source.id, session=session)
+            if stored is not None:
+                repo.mark_failure(
+                    stored,
+                    now,
+                    str(error),
+                    max_backoff_minutes=reader.settings.collect.max_backoff_minutes,
+                    max_failures=reader.settings.collect.max_failures,
+                )
+                if not stored.enabled:
+                    log.warning("Source %r disabled: %s", stored.name, stored.disabled_reason)
+        log.warning("Could not collect %r: %s", source.name, error)
+        return report
+    async with database.sessions.begin() as session:
+        stored = await repo.get_source(source.id, session=session)
+        if stored is not None:
+            repo.mark_success(stored, now, etag=read.etag, last_modified=read.last_modified)
+    return report
+
+
+async def collect_due_sources(
+    *,
+    database: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> CollectReport:
+    """Poll every enabled source that is due; one source's failure never stops the others."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    async with database.sessions() as session:
+        sources = await repo.due_sources(now, session=session)
+    report = CollectReport()
+    if not sources:
+        return report
+    limit = asyncio.Semaphore(settings.collect.max_concurrent_sources)
+    async with Fetcher(settings.fetch) as fetcher:
+        reader = Reader(settings, fetcher)
+
+        async def one(source: Source) -> SourceReport:
+            async with limit:
+                result = await _guard(source.name, collect_source(source, database=database, reader=reader, now=now))
+            if progress:
+                progress(source.name)
+            return result
+
+        report.sources = list(await asyncio.gather(*(one(source) for source in sources)))
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "Collected %d source(s): %d new, %d updated, %d unchanged article(s), %d error(s)",
+        len(report.sources),
+        report.new,
+        report.updated,
+        report.unchanged,
+        len(report.errors),
+    )
+    return report
+
+
+async def _guard(name: str, work: Awaitable[SourceReport]) -> SourceReport:
+    """Turn an unexpected exception in one source into that source's error, logged with its traceback."""
+    try:
+        return await work
+    except Exception as error:
+        log.exception("Unexpected failure while collecting %r", name)
+        return SourceReport(source=name, errors=[f"{name}: unexpected error ({type(error).__name__}: {error})"])

@@ -1,0 +1,123 @@
+"""Sitrep's settings: one typed object, defaults in ``config/settings.toml``, ``SITREP_*`` overrides."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+def config_dir() -> Path:
+    """Return the folder holding settings.toml, sources.toml, topics.toml and samples/."""
+    configured = os.environ.get("SITREP_CONFIG_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if _REPO_CONFIG.is_dir():
+        return _REPO_CONFIG
+    return Path.cwd() / "config"
+
+
+class FetchSettings(BaseModel):
+    """How Sitrep behaves on the network."""
+
+    connect_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_body_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_concurrent: int = 16
+    max_per_host: int = 2
+    user_agent: str = "Sitrep/0.1 (news briefing bot)"
+    # Refuse loopback, private and link-local addresses unless a deployment opts in.
+    allow_private_addresses: bool = False
+
+
+class CollectSettings(BaseModel):
+    """How sources are polled and articles read."""
+
+    sources_file: str = "sources.toml"
+    default_interval_minutes: float = 30.0
+    max_backoff_minutes: float = 24 * 60.0
+    max_failures: int = 8
+    fetch_full_text: bool = True
+    teaser_chars: int = 600
+    max_file_bytes: int = 5_000_000
+    max_concurrent_sources: int = 8
+
+
+class SectionSettings(BaseModel):
+    """How articles are split into sections."""
+
+    headings: list[str] = Field(
+        default_factory=lambda: [
+            "What's Happening?",
+            "Why It's Important?",
+            "What's Next?",
+            "Beyond the Headlines",
+        ]
+    )
+    max_heading_words: int = 10
+    target_chars: int = 1200
+    max_chars: int = 4000
+    boilerplate: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Everything Sitrep can be told; read it through ``get_settings()``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SITREP_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite+aiosqlite:///data/sitrep.db"
+    log_level: str = "INFO"
+    discord_token: SecretStr | None = None
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+    sections: SectionSettings = Field(default_factory=SectionSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read arguments first, then the environment, then ``config/settings.toml``."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_dir() / "settings.toml")
+        return (init_settings, env_settings, file_secret_settings, toml)
+
+    def config_path(self, name: str) -> Path:
+        """Resolve a file name from the settings against the config folder."""
+        path = Path(name).expanduser()
+        return path if path.is_absolute() else config_dir() / path
+
+
+@lru_cache
+def _cached(overrides: tuple[tuple[str, Any], ...]) -> Settings:
+    return Settings(**dict(overrides))
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Return the settings, built once per set of overrides (``--database-url`` and the like)."""
+    clean = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
+    return _cached(clean)
+
+
+def reset_settings_cache() -> None:
+    """Forget built settings, so that changed files and environment are read again."""
+    _cached.cache_clear()

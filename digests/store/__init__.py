@@ -1,0 +1,1 @@
+"""Storage: typed models, repository functions that never commit, and migrations."""

@@ -1,0 +1,102 @@
+"""Engine, sessions and migrations: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from digests.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _normalize_url(url: str) -> str:
+    """Accept the plain driver names people type and pick the async drivers."""
+    try:
+        parsed = make_url(url)
+    except Exception as error:
+        raise ConfigError(f"database URL {url!r} is not a valid SQLAlchemy URL") from error
+    driver = parsed.drivername
+    if driver in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ConfigError(
+            f"database {driver!r} is not supported: use sqlite+aiosqlite:///path.db "
+            "or postgresql+asyncpg://user@host/dbname"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine and its session factory, made once at start-up."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = _normalize_url(url)
+        parsed = make_url(self.url)
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine_options.setdefault("connect_args", {"timeout": 30})
+        else:
+            engine_options.setdefault("pool_pre_ping", True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **engine_options)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def describe(self) -> str:
+        """Name the backend and database without the password."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def migrate(self) -> None:
+        """Bring the schema up to the newest migration."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Return an Alembic configuration that runs our migrations, on ``connection`` if given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+async def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open the database at ``url`` and apply pending migrations."""
+    database = Database(url)
+    if migrate:
+        try:
+            await database.migrate()
+        except OSError as error:
+            await database.dispose()
+            raise ConfigError(f"cannot reach the database {database.describe()}: {error}") from error
+    return database

@@ -1,0 +1,95 @@
+"""The stored shape of sources, articles and their sections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from digests.store.types import TZDateTime, utcnow
+
+GLOBAL_SCOPE = 0
+"""The guild id of sources that every server sees (those from ``config/sources.toml``)."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base with timezone-aware datetimes everywhere."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: TZDateTime}
+
+
+class Source(Base):
+    """A place articles come from: a feed, a web page, or a file or folder of articles."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("guild_id", "name", name="uq_sources_guild_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)
+    interval_minutes: Mapped[float] = mapped_column(default=30.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    origin: Mapped[str] = mapped_column(String(16), default="config")
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_fetched_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="source", passive_deletes=True)
+
+
+class Article(Base):
+    """One article, stored once whatever brought it in, with its text split into sections."""
+
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_published_at", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the identity: feed entry id, else canonical URL, else normalized text.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    source_name: Mapped[str] = mapped_column(String(200))
+    entry_id: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    collected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+
+    source: Mapped[Source | None] = relationship(back_populates="articles")
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="article",
+        order_by="Section.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class Section(Base):
+    """A titled (or untitled) part of an article, summarized on its own."""
+
+    __tablename__ = "sections"
+    __table_args__ = (UniqueConstraint("article_id", "position", name="uq_sections_article_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64), index=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+    needs_summary: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+
+    article: Mapped[Article] = relationship(back_populates="sections")

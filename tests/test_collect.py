@@ -1,0 +1,240 @@
+"""Ingesting and collecting end to end: real files, a real local HTTP server, a real database."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from digests.services.collection import collect_due_sources, ingest, sync_sources
+from digests.settings import Settings
+from digests.store import repo
+from digests.store.db import Database
+from digests.store.models import Article, Section
+from tests.conftest import SAMPLES, SHARED_DATA, make_settings
+from tests.httpserver import LocalServer
+
+
+def rss(*items: tuple[str, str, str]) -> str:
+    body = "".join(
+        f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid><description>{text}</description></item>"
+        for title, link, text in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>{body}</channel></rss>'
+
+
+LONG = "Officials met in Geneva to discuss the ceasefire terms in detail. " * 12
+
+
+async def test_ingest_samples_once(database: Database) -> None:
+    settings = make_settings(database.url)
+    first = await ingest([str(SAMPLES / "articles")], database=database, settings=settings)
+    assert (first.new, first.updated, first.unchanged, first.errors) == (5, 0, 0, [])
+    second = await ingest([str(SAMPLES / "articles"), str(SAMPLES / "feed.xml")], database=database, settings=settings)
+    # The feed lists the same files as teasers: nothing new, nothing overwritten.
+    assert (second.new, second.updated, second.unchanged) == (0, 0, 10)
+    async with database.sessions() as session:
+        assert await repo.count_articles(session=session) == 5
+        headings = (await session.scalars(select(Section.heading).where(Section.position == 0))).all()
+        assert "What's Happening?" in headings
+
+
+async def test_feed_with_full_text_resolves_local_links(sqlite_database: Database) -> None:
+    settings = make_settings(sqlite_database.url, collect={"fetch_full_text": True})
+    report = await ingest([str(SAMPLES / "feed.xml")], database=sqlite_database, settings=settings)
+    assert (report.new, report.errors) == (5, [])
+    async with sqlite_database.sessions() as session:
+        texts = (await session.scalars(select(Article.text))).all()
+    assert all(len(text) > 500 for text in texts)  # the files' full text, not the feed's one-line teasers
+    again = await ingest([str(SAMPLES / "articles")], database=sqlite_database, settings=settings)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 5)
+
+
+async def test_feed_over_http_new_unchanged_updated(database: Database, http_server: LocalServer) -> None:
+    settings = make_settings(database.url)
+    items = [("One", "http://news.example/1", LONG), ("Two", "http://news.example/2", LONG)]
+    http_server.serve("/rss", rss(*items), content_type="application/rss+xml")
+    url = http_server.url("/rss")
+    assert (await ingest([url], database=database, settings=settings)).new == 2
+    assert (await ingest([url], database=database, settings=settings)).unchanged == 2
+    http_server.serve("/rss", rss(items[0], ("Two", "http://news.example/2", LONG + " A correction.")))
+    report = await ingest([url], database=database, settings=settings)
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 1)
+
+
+async def test_teaser_gets_full_text_from_its_link(sqlite_database: Database, http_server: LocalServer) -> None:
+    settings = make_settings(sqlite_database.url, collect={"fetch_full_text": True})
+    page = f"<html><head><title>Full</title></head><body><article><h1>Full</h1><p>{LONG}</p></article></body></html>"
+    http_server.serve("/story", page)
+    http_server.serve(
+        "/rss", rss(("Story", http_server.url("/story"), "A teaser…")), content_type="application/rss+xml"
+    )
+    report = await ingest([http_server.url("/rss")], database=sqlite_database, settings=settings)
+    assert (report.new, report.errors) == (1, [])
+    async with sqlite_database.sessions() as session:
+        stored = await session.scalar(select(Article))
+    assert stored is not None
+    assert "ceasefire terms" in stored.text
+    assert stored.title == "Story"
+    # Seen again, a known teaser costs no fetch of its page.
+    await ingest([http_server.url("/rss")], database=sqlite_database, settings=settings)
+    assert http_server.hits("/story") == 1
+
+
+async def test_web_page(sqlite_database: Database, http_server: LocalServer) -> None:
+    settings = make_settings(sqlite_database.url)
+    http_server.serve(
+        "/page",
+        "<html><head><title>Port strike | Example</title></head><body><nav>Menu</nav><article><h1>Port strike</h1>"
+        f"<p>{LONG}</p><h2>What's Next?</h2><p>Talks resume on Monday with a mediator present.</p>"
+        "</article></body></html>",
+    )
+    report = await ingest([http_server.url("/page?utm_source=x")], database=sqlite_database, settings=settings)
+    assert (report.new, report.errors) == (1, [])
+    async with sqlite_database.sessions() as session:
+        stored = await repo.get_article((await session.scalar(select(Article.id))) or 0, session=session)
+    assert stored is not None
+    assert stored.title == "Port strike"
+    assert stored.url == http_server.url("/page")
+    assert [s.heading for s in stored.sections] == [None, "What's Next?"]
+
+
+async def test_bad_inputs_give_clear_errors_and_keep_the_store(sqlite_database: Database, tmp_path: Path,
+                                                               http_server: LocalServer) -> None:  # fmt: skip
+    settings = make_settings(sqlite_database.url, collect={"max_file_bytes": 10_000})
+    await ingest([str(SAMPLES / "articles")], database=sqlite_database, settings=settings)
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "big.txt").write_text("Title\n" + "word " * 5000)
+    binaries = tmp_path / "binaries"
+    binaries.mkdir()
+    (binaries / "a.bin").write_bytes(bytes(range(256)) * 10)
+    (binaries / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (binaries / "c.txt").write_bytes(b"\x00\x01\x02 binary pretending to be text")
+    broken = '<rss version="2.0"><channel><title>B</title><item><title>Kept</title><description>Salvaged body.'
+    (tmp_path / "broken.xml").write_text(broken + "</description></item><item><title>Cut")
+    (tmp_path / "latin1.txt").write_bytes("Café crème\nLe ministre a parlé à Genève.".encode("latin-1"))
+    http_server.status("/500", 500)
+    http_server.endless("/huge", 50 * 1024 * 1024)
+    http_server.redirect("/loop", "/loop2")
+    http_server.redirect("/loop2", "/loop")
+    targets = [str(tmp_path / n) for n in ("empty.txt", "big.txt", "binaries", "broken.xml", "latin1.txt", "nope")]
+    targets += [http_server.url(p) for p in ("/500", "/huge", "/loop")]
+    report = await ingest(targets, database=sqlite_database, settings=settings)
+    by_source = {Path(s.source).name or s.source: s for s in report.sources}
+    assert "empty" in by_source["empty.txt"].errors[0]
+    assert "too large" in by_source["big.txt"].errors[0]
+    assert "not a text file" in by_source["binaries"].errors[0]
+    assert "skipped 2 file(s)" in by_source["binaries"].warnings[0]
+    assert by_source["broken.xml"].new == 1
+    assert "malformed feed" in by_source["broken.xml"].warnings[0]
+    assert by_source["latin1.txt"].new == 1
+    assert "no such file" in by_source["nope"].errors[0]
+    assert "HTTP 500" in report.sources[6].errors[0]
+    assert "too large" in report.sources[7].errors[0]
+    assert "redirect loop" in report.sources[8].errors[0]
+    async with sqlite_database.sessions() as session:
+        assert await repo.count_articles(session=session) == 7
+        titles = set((await session.scalars(select(Article.title))).all())
+    assert {"Kept", "Café crème"} <= titles
+
+
+async def test_every_shared_feed_ingests_without_an_exception(sqlite_database: Database) -> None:
+    feeds = SHARED_DATA / "feeds"
+    if not feeds.exists():
+        pytest.skip("../shared/data/feeds is absent")
+    settings = make_settings(sqlite_database.url)
+    files = sorted(str(p) for p in feeds.rglob("*") if p.is_file())
+    report = await ingest(files, database=sqlite_database, settings=settings)
+    assert len(report.sources) == len(files)
+    unexpected = [e for e in report.errors if "unexpected error" in e]
+    assert unexpected == []
+    again = await ingest(files, database=sqlite_database, settings=settings)
+    assert again.new == 0
+
+
+def _sources_file(tmp_path: Path, body: str) -> Settings:
+    path = tmp_path / "sources.toml"
+    path.write_text(body)
+    return make_settings(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", collect={"sources_file": str(path)})
+
+
+async def test_collect_due_sources_conditional_get_and_backoff(tmp_path: Path, http_server: LocalServer) -> None:
+    http_server.serve("/rss", rss(("One", "http://n.example/1", LONG)), content_type="application/rss+xml", ETag='"e1"')
+    http_server.status("/down", 503)
+    folder = tmp_path / "local"
+    shutil.copytree(SAMPLES / "articles", folder)
+    settings = _sources_file(
+        tmp_path,
+        f"""
+[[source]]
+name = "Good feed"
+location = "{http_server.url("/rss")}"
+interval_minutes = 10
+[[source]]
+name = "Down feed"
+location = "{http_server.url("/down")}"
+interval_minutes = 10
+[[source]]
+name = "Local folder"
+location = "local"
+""",
+    )
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        await sync_sources(database=database, settings=settings)
+        report = await collect_due_sources(database=database, settings=settings)
+        by_name = {s.source: s for s in report.sources}
+        assert by_name["Good feed"].new == 1
+        assert by_name["Local folder"].new == 5
+        assert "HTTP 503" in by_name["Down feed"].errors[0]
+
+        async with database.sessions() as session:
+            sources = {s.name: s for s in await repo.list_sources(session=session)}
+        down, good = sources["Down feed"], sources["Good feed"]
+        assert (down.failures, down.enabled) == (1, True)
+        assert down.next_fetch_at - down.last_fetched_at == timedelta(minutes=20)
+        assert good.etag == '"e1"'
+        assert good.next_fetch_at - good.last_fetched_at == timedelta(minutes=10)
+
+        # Nothing is due yet; an hour later everything is, and the feed answers 304.
+        assert (await collect_due_sources(database=database, settings=settings)).sources == []
+        later = good.next_fetch_at + timedelta(hours=1)
+        report = await collect_due_sources(database=database, settings=settings, now=later)
+        by_name = {s.source: s for s in report.sources}
+        assert by_name["Good feed"].not_modified
+        feed_requests = [headers for path, headers in http_server.requests if path == "/rss"]
+        assert feed_requests[-1].get("If-None-Match") == '"e1"'
+        async with database.sessions() as session:
+            sources = {s.name: s for s in await repo.list_sources(session=session)}
+            assert sources["Down feed"].failures == 2
+            assert await repo.count_articles(session=session) == 6
+    finally:
+        await database.dispose()
+
+
+async def test_source_disabled_after_repeated_failures(tmp_path: Path, http_server: LocalServer) -> None:
+    http_server.status("/down", 500)
+    settings = _sources_file(tmp_path, f'[[source]]\nname = "Down"\nlocation = "{http_server.url("/down")}"\n')
+    settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"max_failures": 3})})
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        await sync_sources(database=database, settings=settings)
+        now = None
+        for _ in range(3):
+            await collect_due_sources(database=database, settings=settings, now=now)
+            async with database.sessions() as session:
+                (source,) = await repo.list_sources(session=session)
+            now = source.next_fetch_at
+        assert not source.enabled
+        assert "3 failures" in (source.disabled_reason or "")
+        assert "HTTP 500" in (source.disabled_reason or "")
+        assert (
+            await collect_due_sources(database=database, settings=settings, now=now + timedelta(days=9))
+        ).sources == []
+    finally:
+        await database.dispose()
