@@ -88,7 +88,8 @@ def decode(data: bytes, declared: str | None = None) -> str:
         if data.startswith(bom):
             return data.decode(name, errors="replace").lstrip("\ufeff")
     candidates = [declared] if declared else []
-    candidates.append("utf-8")
+    wide = _wide_encoding(data) if b"\x00" in data[:8192] else None
+    candidates.extend([wide, "utf-8"] if wide else ["utf-8"])
     for name in candidates:
         try:
             return data.decode(name)
@@ -106,19 +107,34 @@ def decode(data: bytes, declared: str | None = None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _wide_encoding(data: bytes) -> str | None:
+    """Name the UTF-16 or UTF-32 form that ``data`` (with NUL bytes) is written in, if any."""
+    head = data[:4096]
+    for name in ("utf-32", "utf-16", "utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
+        unit = 4 if "32" in name else 2
+        try:
+            text = head[: len(head) - len(head) % unit].decode(name)
+        except UnicodeDecodeError:
+            continue
+        if text and sum(ch.isprintable() or ch.isspace() for ch in text) >= 0.95 * len(text):
+            return name
+    return None
+
+
 def is_binary(data: bytes) -> bool:
-    """Tell whether ``data`` looks like a binary file rather than text."""
-    sample = data[:8192]
-    if not sample:
-        return False
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
-    return b"\x00" in sample
+    """Tell whether ``data`` looks like a binary file rather than text in some encoding."""
+    return b"\x00" in data[:8192] and _wide_encoding(data) is None
 
 
 def looks_like_feed(data: bytes) -> bool:
     """Tell whether ``data`` starts like an RSS, RDF or Atom document."""
-    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = data[:4096]
+    if b"\x00" in head:
+        wide = _wide_encoding(head)
+        if wide is None:
+            return False
+        head = head.decode(wide, errors="ignore").encode("utf-8")
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"<"):
         return False
     return bool(_FEED_ROOT.search(head)) and not head[:200].lower().startswith((b"<!doctype html", b"<html"))

@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print figures. They never fail CI on speed."""
