@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -195,6 +196,110 @@ def sources_list(
         fetched = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
         table.add_row(s.name, s.kind, f"{s.interval_minutes:g} min", fetched, str(s.failures), state)
     console.print(table)
+
+
+def _open_in(path: str) -> Any:
+    return sys.stdin if path == "-" else open(path, encoding="utf-8")
+
+
+def _open_out(path: str) -> Any:
+    return sys.stdout if path == "-" else open(path, "w", encoding="utf-8")
+
+
+def _stream_command(
+    settings: Settings, in_path: str, out_path: str, handle: Callable[[Any, list[Any]], list[dict]], label: str
+) -> None:
+    """Run a JSONL-to-JSONL command with a progress bar on a terminal and bad lines on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from digests.services.enrichment import Enricher
+    from digests.services.jsonl import stream
+
+    if in_path != "-" and not Path(in_path).is_file():
+        errors.print(f"[red]Error:[/] {in_path}: no such file")
+        raise typer.Exit(2)
+    total = None
+    if in_path != "-":
+        with open(in_path, "rb") as handle_in:
+            total = sum(1 for _ in handle_in)
+    enricher = Enricher(settings)
+    progress = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True,
+        disable=not errors.is_terminal,
+    )  # fmt: skip
+    task = progress.add_task(label, total=total)
+    try:
+        with _open_in(in_path) as source, _open_out(out_path) as sink, progress:
+            report = stream(
+                source,
+                sink,
+                lambda batch: handle(enricher, batch),
+                on_bad=lambda message: errors.print(f"[yellow]skipped[/] {message}", highlight=False),
+                on_done=lambda line: progress.update(task, completed=line),
+            )
+    except SitrepError as error:
+        errors.print(f"[red]Error:[/] {error}")
+        raise typer.Exit(1) from error
+    finally:
+        enricher.close()
+    errors.print(f"{report.written} written, {len(report.bad)} skipped", style="dim")
+
+
+@app.command()
+def summarize(
+    ctx: typer.Context,
+    in_path: Annotated[str, typer.Option("--in", help='JSONL input: {"id", "text", "title"?} per line; - for stdin.')],
+    out_path: Annotated[str, typer.Option("--out", help="JSONL output, one line per good input line; - for stdout.")],
+    sentences: Annotated[
+        int, typer.Option("--sentences", min=1, max=10, help="Sentences in each article summary.")
+    ] = 3,
+) -> None:
+    """Summarize articles from a JSONL file, section by section."""
+    from digests.services.jsonl import summarize_records
+
+    summarize_batch = lambda enricher, batch: summarize_records(enricher, batch, sentences)  # noqa: E731
+    _stream_command(_settings(ctx), in_path, out_path, summarize_batch, "summarizing")
+
+
+@app.command()
+def tag(
+    ctx: typer.Context,
+    in_path: Annotated[str, typer.Option("--in", help='JSONL input: {"id", "text", "title"?} per line; - for stdin.')],
+    out_path: Annotated[str, typer.Option("--out", help="JSONL output, one line per good input line; - for stdout.")],
+) -> None:
+    """Tag articles from a JSONL file with their countries and topics."""
+    from digests.services.jsonl import tag_records
+
+    _stream_command(_settings(ctx), in_path, out_path, tag_records, "tagging")
+
+
+@app.command("summarize-pending")
+def summarize_pending_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sections or articles per batch.")] = 64,
+) -> None:
+    """Summarize and tag every stored section and article that needs it."""
+    from digests.services.enrichment import Enricher, summarize_pending
+
+    settings = _settings(ctx)
+
+    async def work(database: Database) -> Any:
+        enricher = Enricher(settings)
+        try:
+            return await summarize_pending(database=database, enricher=enricher, batch_size=batch_size)
+        finally:
+            enricher.close()
+
+    report = run_with_database(settings, work)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+    else:
+        console.print(
+            f"Summarized {report.sections_summarized} section(s) ({report.cache_hits} from cache, "
+            f"{report.fallbacks} guarded fallbacks) and tagged {report.articles_tagged} article(s) "
+            f"in {report.seconds:.1f} s."
+        )
 
 
 @app.command()

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 
+from digests.errors import SitrepError
 from digests.services.collection import collect_due_sources, sync_sources
+from digests.services.enrichment import Enricher, summarize_pending
 from digests.settings import Settings
 from digests.store.db import Database, open_database
 
@@ -20,28 +22,30 @@ log = logging.getLogger(__name__)
 COLLECT_CHECK_SECONDS = 60
 
 
-async def collect_job(database: Database, settings: Settings) -> None:
-    """Poll due sources; a thin job over the collection service that logs rather than raises."""
+async def collect_job(database: Database, settings: Settings, enricher: Enricher) -> None:
+    """Poll due sources, then summarize and tag what came in; logs rather than raises."""
     try:
         report = await collect_due_sources(database=database, settings=settings)
+        for source in report.sources:
+            for error in source.errors:
+                log.warning("%s", error)
+        await summarize_pending(database=database, enricher=enricher)
+    except SitrepError as error:
+        log.error("%s", error)
     except Exception:
         log.exception("Collection failed; the next run will try again")
-        return
-    for source in report.sources:
-        for error in source.errors:
-            log.warning("%s", error)
 
 
-def build_scheduler(database: Database, settings: Settings) -> AsyncIOScheduler:
+def build_scheduler(database: Database, settings: Settings, enricher: Enricher) -> AsyncIOScheduler:
     """Return a scheduler holding the collection job; it checks for due sources every minute."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
         collect_job,
         "interval",
         seconds=COLLECT_CHECK_SECONDS,
-        args=(database, settings),
+        args=(database, settings, enricher),
         id="collect",
-        name="collect due sources",
+        name="collect due sources, then summarize and tag",
         next_run_time=datetime.now(UTC),
         max_instances=1,
         coalesce=True,
@@ -59,7 +63,8 @@ async def run_forever(settings: Settings, *, console: Console) -> None:
             f"Sitrep is running on {database.describe()} with {len(sources)} configured source(s). "
             "Press Ctrl-C to stop."
         )
-        scheduler = build_scheduler(database, settings)
+        enricher = Enricher(settings)
+        scheduler = build_scheduler(database, settings, enricher)
         scheduler.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -70,6 +75,7 @@ async def run_forever(settings: Settings, *, console: Console) -> None:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            enricher.close()
             console.print("Stopping Sitrep.")
     finally:
         await database.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -72,6 +72,37 @@ class SectionSettings(BaseModel):
     boilerplate: list[str] = Field(default_factory=list)
 
 
+class SummarizeSettings(BaseModel):
+    """Which summarizer runs and how."""
+
+    backend: Literal["extractive", "abstractive"] = "extractive"
+    # A sentence encoder by Hugging Face name or local path; empty means the bundled all-MiniLM-L6-v2.
+    encoder: str = ""
+    # The abstractive model: a Hugging Face name or a local folder (seq2seq, or a causal LM with a prompt).
+    model: str = "sshleifer/distilbart-cnn-12-6"
+    model_kind: Literal["auto", "seq2seq", "causal"] = "auto"
+    gguf_file: str = ""
+    prompt: str = "Summarize the following news text in one or two sentences, using only facts it states.\n\n{text}"
+    max_new_tokens: int = Field(default=96, ge=8, le=512)
+    num_beams: int = Field(default=2, ge=1, le=8)
+    max_input_tokens: int = Field(default=512, ge=32)
+    batch_size: int = Field(default=16, ge=1)
+    section_sentences: int = Field(default=2, ge=1, le=5)
+    article_sentences: int = Field(default=3, ge=1, le=10)
+    device: str = "auto"
+    # Never reach the model hub; also implied by HF_HUB_OFFLINE=1.
+    offline: bool = False
+
+
+class TaggingSettings(BaseModel):
+    """How countries and topics are assigned."""
+
+    topics_file: str = "topics.toml"
+    max_topics: int = Field(default=3, ge=0, le=10)
+    topic_threshold: float = 0.35
+    max_countries: int = Field(default=8, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything Sitrep can be told; read it through ``get_settings()``."""
 
@@ -87,6 +118,8 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
     sections: SectionSettings = Field(default_factory=SectionSettings)
+    summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
+    tagging: TaggingSettings = Field(default_factory=TaggingSettings)
 
     @classmethod
     def settings_customise_sources(

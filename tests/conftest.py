@@ -137,3 +137,11 @@ async def http_server() -> AsyncIterator[Any]:
 
     async for server in start_server():
         yield server
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Any:
+    """The bundled sentence encoder, loaded once for the whole run."""
+    from digests.summarize import SentenceEncoder
+
+    return SentenceEncoder()

@@ -83,3 +83,57 @@ def test_settings_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().fetch.max_redirects == 2
     assert get_settings().database_url == "sqlite:///env.db"
     assert get_settings(database_url="sqlite:///cli.db").database_url == "sqlite:///cli.db"
+
+
+def test_summarize_and_tag_jsonl_with_bad_lines(runner: CliRunner, tmp_path: Path) -> None:
+    briefing = (SAMPLES / "articles" / "japan-britain-cyber-minerals.txt").read_text().split("\n", 1)
+    lines = [
+        json.dumps({"id": "jp", "title": briefing[0], "text": briefing[1]}),
+        "{not json",
+        json.dumps({"id": "empty", "text": "  "}),
+        json.dumps(["a", "list"]),
+        json.dumps({"id": 7, "text": "Kenya will add geothermal power. The plan costs money. Nairobi agrees."}),
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "summaries.jsonl"
+    result = runner.invoke(app, ["summarize", "--in", str(source), "--out", str(out), "--sentences", "2"])
+    assert result.exit_code == 0, result.output
+    assert "line 2: not JSON" in result.stderr
+    assert "line 3: no text" in result.stderr
+    assert "line 4: not a JSON object" in result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["jp", 7]
+    assert [s["heading"] for s in rows[0]["sections"]] == [
+        "What's Happening?",
+        "Why It's Important?",
+        "What's Next?",
+        "Beyond the Headlines",
+    ]
+    assert rows[0]["summary"].count(". ") <= 1
+    assert rows[1]["sections"][0]["heading"] is None
+
+    tags = tmp_path / "tags.jsonl"
+    result = runner.invoke(app, ["tag", "--in", str(source), "--out", str(tags)])
+    assert result.exit_code == 0, result.output
+    tagged = [json.loads(line) for line in tags.read_text().splitlines()]
+    assert tagged[0]["id"] == "jp"
+    assert set(tagged[0]["countries"][:2]) == {"JP", "GB"}
+    assert "cybersecurity" in tagged[0]["topics"]
+    assert tagged[1] == {"id": 7, "countries": ["KE"], "topics": ["energy"]}
+
+
+def test_summarize_missing_input_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["summarize", "--in", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+
+
+def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0
+    result = runner.invoke(app, ["--database-url", url, "summarize-pending", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["articles_tagged"] == 5
+    assert report["sections_summarized"] >= 5

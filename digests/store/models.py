@@ -67,8 +67,18 @@ class Article(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     content_hash: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    # Set when the article is new or changed; cleared once it is summarized and tagged.
+    needs_tagging: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    tags_version: Mapped[str | None] = mapped_column(String(64))
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
+    countries: Mapped[list[ArticleCountry]] = relationship(
+        order_by="ArticleCountry.rank", cascade="all, delete-orphan", passive_deletes=True
+    )
+    topics: Mapped[list[ArticleTopic]] = relationship(
+        order_by="ArticleTopic.rank", cascade="all, delete-orphan", passive_deletes=True
+    )
     sections: Mapped[list[Section]] = relationship(
         back_populates="article",
         order_by="Section.position",
@@ -91,5 +101,47 @@ class Section(Base):
     text_hash: Mapped[str] = mapped_column(String(64), index=True)
     summary: Mapped[str | None] = mapped_column(Text)
     needs_summary: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    summary_backend: Mapped[str | None] = mapped_column(String(32))
+    summary_model: Mapped[str | None] = mapped_column(Text)
+    summary_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    summarized_at: Mapped[datetime | None]
 
     article: Mapped[Article] = relationship(back_populates="sections")
+
+
+class ArticleCountry(Base):
+    """A country an article is about, ranked by salience (0 is the most salient)."""
+
+    __tablename__ = "article_countries"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(2), primary_key=True, index=True)
+    score: Mapped[float]
+    rank: Mapped[int] = mapped_column(Integer)
+
+
+class ArticleTopic(Base):
+    """A topic an article is about, with its score (0 is the best rank)."""
+
+    __tablename__ = "article_topics"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    score: Mapped[float]
+    rank: Mapped[int] = mapped_column(Integer)
+
+
+class CachedSummary(Base):
+    """A summary of some text by some model and parameters, reused wherever the same text recurs."""
+
+    __tablename__ = "summary_cache"
+    __table_args__ = (UniqueConstraint("text_hash", "model_key", name="uq_summary_cache_text_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    model_key: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    backend: Mapped[str] = mapped_column(String(32))
+    model_id: Mapped[str] = mapped_column(Text)
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

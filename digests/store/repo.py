@@ -103,6 +103,8 @@ async def store_articles(
         article.text = parsed.text
         article.content_hash = content_hash
         article.updated_at = now
+        article.summary = None
+        article.needs_tagging = True
         outcomes["updated"] += 1
     await session.flush()
     return outcomes

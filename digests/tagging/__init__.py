@@ -1,0 +1,1 @@
+"""Tagging: which countries and which topics each article is about."""

@@ -1,0 +1,218 @@
+"""Find the countries an article is about: ISO 3166-1 alpha-2 codes ranked by salience."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pycountry
+
+_PLACES_FILE = Path(__file__).with_name("places.toml")
+
+# Phrases that contain a country's name but do not mean the country.
+_NOT_A_COUNTRY = (
+    "Latin America", "Latin American", "Latin Americans", "South America", "South American", "North America",
+    "North American", "Central America", "Central American", "American Indian", "American Indians", "Indian Ocean",
+    "Cleveland Indians", "bone china", "fine china", "China Clay", "China Clays", "West Indies", "West Indian",
+    "East Indies", "New Guinea", "Persian Gulf", "Arabian Sea", "Gulf of Mexico", "Jersey City", "New Mexico",
+    "French fries", "Dutch auction", "Turkish delight", "Georgia Tech",
+)  # fmt: skip
+# Names that are also first names or surnames: next to another capitalised word they are a person.
+_PERSON_LIKE = frozenset({"Jordan", "Chad", "Georgia", "Sofia", "Santiago", "Paris", "Israel", "Lima", "Perth"})
+_TITLES = frozenset(
+    "The In At Of And For From To President Prime Minister King Queen Prince Foreign Premier Ambassador Embassy "
+    "Government Central Bank Republic Kingdom State North South East West Northern Southern Eastern Western "
+    "Democratic People's Federal Islamic Arab United New".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:[.'’][^\W\d_]+)*\.?|&")
+_POSSESSIVE = re.compile(r"['’]s?$")
+_KIND_WEIGHT = {"name": 1.0, "demonym": 0.8, "place": 0.8}
+_MAX_WORDS = 6
+
+
+@dataclass(slots=True, frozen=True)
+class _Entry:
+    code: str | None
+    kind: str
+    exact: bool  # all-caps abbreviations ("US", "UK") must match in capitals
+
+
+@dataclass(slots=True, frozen=True)
+class CountryScore:
+    """One country an article mentions, with its salience and number of mentions."""
+
+    code: str
+    score: float
+    mentions: int
+
+
+def _key(words: list[str]) -> str:
+    text = " ".join(words)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.casefold().replace("’", "'")
+
+
+def _split(term: str) -> list[str]:
+    return list(_WORD.findall(term.replace("-", " ")))
+
+
+@cache
+def _gazetteer() -> dict[str, _Entry]:
+    entries: dict[str, _Entry] = {}
+
+    def add(term: str, code: str | None, kind: str) -> None:
+        words = _split(term)
+        if not words:
+            return
+        exact = term.isupper() and len(term.replace(".", "")) <= 4
+        entries.setdefault(_key(words), _Entry(code, kind, exact))
+
+    data = tomllib.loads(_PLACES_FILE.read_text(encoding="utf-8"))
+    for code, lists in data.items():
+        for kind, field in (("name", "names"), ("demonym", "demonyms"), ("place", "places")):
+            for term in lists.get(field, []):
+                add(term, code, kind)
+    for country in pycountry.countries:
+        for attribute in ("common_name", "name", "official_name"):
+            name = getattr(country, attribute, None)
+            if name and "," not in name:
+                add(re.sub(r"\s*\(.*\)", "", name), country.alpha_2, "name")
+    for division in pycountry.subdivisions.get(country_code="US") or []:
+        if division.name != "Georgia":
+            add(division.name, "US", "place")
+    add("Georgia", "GE", "name")  # resolved against the article's other places in ``_resolve``
+    for phrase in _NOT_A_COUNTRY:
+        entries[_key(_split(phrase))] = _Entry(None, "none", False)
+    entries[_key(["New", "Mexico"])] = _Entry("US", "place", False)
+    return entries
+
+
+def _mostly_capitals(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 8 and sum(ch.isupper() for ch in letters) >= 0.8 * len(letters)
+
+
+def find_mentions(text: str) -> list[tuple[str, str, int]]:
+    """Return (code, kind, character offset) for every country mention in ``text``, longest names first."""
+    gazetteer = _gazetteer()
+    capitals = _mostly_capitals(text)
+    tokens = [(m.group(0), m.start()) for m in _WORD.finditer(text)]
+    found: list[tuple[str, str, int]] = []
+    index = 0
+    while index < len(tokens):
+        matched = 0
+        for size in range(min(_MAX_WORDS, len(tokens) - index), 0, -1):
+            words = [w for w, _ in tokens[index : index + size]]
+            if size > 1 and not _adjacent(text, tokens, index, size):
+                continue
+            last = _POSSESSIVE.sub("", words[-1]) or words[-1]
+            surface = [*words[:-1], last]
+            entry = gazetteer.get(_key(surface))
+            if entry is None and last.endswith("."):
+                surface[-1] = last.rstrip(".")
+                entry = gazetteer.get(_key(surface))
+            if entry is None:
+                continue
+            if not _case_ok(surface, entry, capitals):
+                continue
+            matched = size
+            if entry.code is not None and not (
+                " ".join(surface) in _PERSON_LIKE and not capitals and _beside_a_name(tokens, index, size)
+            ):
+                found.append((entry.code, entry.kind, tokens[index][1]))
+            break
+        index += matched or 1
+    return found
+
+
+def _adjacent(text: str, tokens: list[tuple[str, int]], index: int, size: int) -> bool:
+    """Tell whether tokens index..index+size are separated only by spaces or hyphens."""
+    for (word, start), (_, following) in zip(
+        tokens[index : index + size - 1], tokens[index + 1 : index + size], strict=True
+    ):
+        gap = text[start + len(word) : following]
+        if gap.strip(" -\u00a0") or "\n\n" in gap:
+            return False
+    return True
+
+
+def _case_ok(words: list[str], entry: _Entry, capitals: bool) -> bool:
+    if entry.exact:
+        return all(w.isupper() for w in words)
+    if capitals:
+        return True
+    # Lower-case "china", "turkey" or "chile" are not countries; every name word must be capitalised.
+    return all(w[0].isupper() for w in words if w.casefold() not in ("of", "the", "and", "de", "es", "d'ivoire"))
+
+
+def _beside_a_name(tokens: list[tuple[str, int]], index: int, size: int) -> bool:
+    """Tell whether a person-like name has another capitalised word next to it ("Michael Jordan")."""
+    gazetteer = _gazetteer()
+    neighbours = []
+    if index > 0:
+        neighbours.append(tokens[index - 1][0])
+    if index + size < len(tokens):
+        neighbours.append(tokens[index + size][0])
+    return any(
+        word[0].isupper() and word not in _TITLES and _key([_POSSESSIVE.sub("", word)]) not in gazetteer
+        for word in neighbours
+    )
+
+
+@dataclass(slots=True)
+class CountryTagger:
+    """Scores countries by where and how often they are mentioned, and keeps the salient ones."""
+
+    title_weight: float = 3.0
+    lead_weight: float = 2.0
+    lead_chars: int = 400
+    keep_ratio: float = 0.1
+    min_score: float = 0.8
+    max_countries: int = 8
+
+    def score(self, title: str, text: str) -> list[CountryScore]:
+        """Return every mentioned country, most salient first."""
+        scores: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        mentions = [(code, kind, self.title_weight) for code, kind, _ in find_mentions(title)]
+        for code, kind, offset in find_mentions(text):
+            mentions.append((code, kind, self.lead_weight if offset < self.lead_chars else 1.0))
+        codes = {code for code, _, _ in mentions}
+        for code, kind, where in mentions:
+            code = _resolve(code, codes)
+            scores[code] += _KIND_WEIGHT[kind] * where
+            counts[code] += 1
+        ranked = sorted(scores, key=lambda c: (-scores[c], c))
+        return [CountryScore(code, round(scores[code], 3), counts[code]) for code in ranked]
+
+    def tag(self, title: str, text: str) -> list[CountryScore]:
+        """Return the countries the article is about, most salient first."""
+        ranked = self.score(title, text)
+        if not ranked:
+            return []
+        floor = max(self.min_score, self.keep_ratio * ranked[0].score)
+        return [c for c in ranked if c.score >= floor][: self.max_countries]
+
+
+_US_ONLY_CUES = frozenset({"US"})
+
+
+def _resolve(code: str, codes: set[str]) -> str:
+    """Settle ambiguous names from the article's other places: Georgia next to U.S. places is the state."""
+    if code == "GE" and "US" in codes:
+        return "US"
+    return code
+
+
+def country_name(code: str) -> str:
+    """Return the common English name of an ISO alpha-2 code."""
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return code.upper()
+    return getattr(country, "common_name", None) or country.name

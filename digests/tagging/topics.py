@@ -1,0 +1,163 @@
+"""Assign topics from the team's taxonomy: meaning (embedding similarity) plus keyword evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError
+
+from digests.errors import ConfigError
+from digests.summarize.encoder import SentenceEncoder
+
+
+class Topic(BaseModel):
+    """One topic of the taxonomy."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class TopicScore:
+    """A topic assigned to an article, with its score."""
+
+    name: str
+    score: float
+
+
+def load_topics(path: Path) -> list[Topic]:
+    """Read the taxonomy file; a broken one is a ConfigError that says where."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: the topics file does not exist") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from error
+    topics = []
+    for number, entry in enumerate(data.get("topic", []), start=1):
+        try:
+            topics.append(Topic.model_validate(entry))
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise ConfigError(f"{path}: topic {number} is invalid: {problems}") from error
+    names = [t.name.casefold() for t in topics]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: topic names must be unique")
+    return topics
+
+
+def taxonomy_version(topics: Sequence[Topic]) -> str:
+    """Return a fingerprint of the taxonomy; when it changes, articles are tagged again."""
+    canonical = json.dumps([t.model_dump() for t in topics], sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _fold_keyword(text: str) -> str:
+    return " ".join(text.replace("-", " ").split()).casefold()
+
+
+def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for every topic's keywords, longest first, so "cyber defence" is not also "defence"."""
+    words = sorted({_fold_keyword(k) for k in keywords if k.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in words)
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+class TopicTagger:
+    """Scores each article against every topic; keeps up to ``max_topics`` above ``threshold``."""
+
+    def __init__(
+        self,
+        topics: Sequence[Topic],
+        encoder: SentenceEncoder,
+        *,
+        threshold: float = 0.4,
+        max_topics: int = 3,
+        keyword_weight: float = 0.35,
+        chunk_chars: int = 500,
+        max_chunks: int = 8,
+    ) -> None:
+        self.topics = list(topics)
+        self.encoder = encoder
+        self.threshold = threshold
+        self.max_topics = max_topics
+        self.keyword_weight = keyword_weight
+        self.chunk_chars = chunk_chars
+        self.max_chunks = max_chunks
+        self.version = taxonomy_version(self.topics)
+        self._pattern = _keyword_pattern([k for t in self.topics for k in t.keywords])
+        self._owners: dict[str, list[int]] = {}
+        for index, topic in enumerate(self.topics):
+            for keyword in topic.keywords:
+                self._owners.setdefault(_fold_keyword(keyword), []).append(index)
+        self._vectors: np.ndarray | None = None
+
+    def _topic_vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            self._vectors = self.encoder.encode([f"{t.name}: {t.description}" for t in self.topics])
+        return self._vectors
+
+    def _chunks(self, title: str, text: str) -> list[str]:
+        chunks = []
+        for start in range(0, min(len(text), self.chunk_chars * self.max_chunks), self.chunk_chars):
+            chunks.append(text[start : start + self.chunk_chars])
+        if chunks:
+            chunks[0] = f"{title}. {chunks[0]}" if title else chunks[0]
+        return chunks or [title]
+
+    def evidence(self, title: str, text: str) -> np.ndarray:
+        """Return keyword evidence per topic in [0, 1): distinct keywords found, title hits counting double."""
+        values = np.zeros(len(self.topics), dtype=np.float32)
+        if self._pattern is None:
+            return values
+        in_title = {_fold_keyword(m.group(0)) for m in self._pattern.finditer(title)}
+        in_text = {_fold_keyword(m.group(0)) for m in self._pattern.finditer(text)} - in_title
+        weights = np.zeros(len(self.topics), dtype=np.float32)
+        for found, weight in ((in_title, 2.0), (in_text, 1.0)):
+            for keyword in found:
+                for index in self._owners.get(keyword, ()):
+                    weights[index] += weight
+        values[:] = 1.0 - np.exp(-weights / 3.0)
+        return values
+
+    def scores(self, articles: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Return an (articles x topics) matrix of scores."""
+        if not self.topics or not articles:
+            return np.zeros((len(articles), len(self.topics)), dtype=np.float32)
+        chunks: list[str] = []
+        owners: list[int] = []
+        for number, (title, text) in enumerate(articles):
+            for chunk in self._chunks(title, text):
+                chunks.append(chunk)
+                owners.append(number)
+        vectors = self.encoder.encode(chunks)
+        topic_vectors = self._topic_vectors()
+        # An article about several things has a passage on each: blend its best passage with the whole.
+        chunk_similarity = vectors @ topic_vectors.T
+        best = np.full((len(articles), len(self.topics)), -1.0, dtype=np.float32)
+        np.maximum.at(best, owners, chunk_similarity)
+        article_vectors = np.zeros((len(articles), vectors.shape[1]), dtype=np.float32)
+        np.add.at(article_vectors, owners, vectors)
+        article_vectors /= np.maximum(np.linalg.norm(article_vectors, axis=1, keepdims=True), 1e-9)
+        similarity = 0.5 * (article_vectors @ topic_vectors.T) + 0.5 * best
+        evidence = np.stack([self.evidence(title, text) for title, text in articles])
+        return similarity + self.keyword_weight * evidence
+
+    def tag(self, articles: Sequence[tuple[str, str]]) -> list[list[TopicScore]]:
+        """Return, per article, its topics best first (zero to ``max_topics``)."""
+        results = []
+        for row in self.scores(articles):
+            order = np.argsort(-row)
+            kept = [TopicScore(self.topics[i].name, round(float(row[i]), 4)) for i in order if row[i] >= self.threshold]
+            results.append(kept[: self.max_topics])
+        return results

@@ -1,0 +1,64 @@
+"""Tiny Hugging Face models the tests build and save themselves: random weights, offline tokenizers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = "minerals Atlantis the of and Japan Britain cyber supply agreement 1999 . ,".split()
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+
+
+def _tokenizer(vocabulary: list[str]):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {word: index for index, word in enumerate(vocabulary)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def build_seq2seq(folder: Path, *, always: str) -> Path:
+    """Save a one-layer BART whose every generated token is ``always``."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    vocabulary = SPECIALS + WORDS
+    tokenizer = _tokenizer(vocabulary)
+    config = BartConfig(
+        vocab_size=len(vocabulary), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
+        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=None,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(config)
+    with torch.no_grad():
+        model.final_logits_bias[0, vocabulary.index(always)] = 50.0
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
+def build_causal(folder: Path, *, always: str) -> Path:
+    """Save a one-layer Llama whose logits are all zero, so greedy decoding always picks token 0: ``always``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    vocabulary = [always] + SPECIALS + [w for w in WORDS if w != always]
+    tokenizer = _tokenizer(vocabulary)
+    config = LlamaConfig(
+        vocab_size=len(vocabulary), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=2, max_position_embeddings=512, pad_token_id=1, bos_token_id=2, eos_token_id=3,
+        tie_word_embeddings=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight.zero_()
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder

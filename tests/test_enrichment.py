@@ -1,0 +1,99 @@
+"""summarize-pending on both backends: sections summarized once, articles summarized and tagged, caches used."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from digests.services.collection import ingest
+from digests.services.enrichment import Enricher, summarize_pending
+from digests.store.db import Database
+from digests.store.models import Article, CachedSummary, Section
+from digests.summarize import SentenceEncoder
+from tests.conftest import REPO, SAMPLES, make_settings
+
+
+async def _articles(database: Database) -> list[Article]:
+    async with database.sessions() as session:
+        rows = await session.scalars(
+            select(Article)
+            .order_by(Article.id)
+            .options(selectinload(Article.sections), selectinload(Article.countries), selectinload(Article.topics))
+        )
+        return list(rows)
+
+
+async def test_summarize_and_tag_pending(database: Database, encoder: SentenceEncoder, tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    shutil.copytree(SAMPLES / "articles", folder)
+    settings = make_settings(database.url)
+    await ingest([str(folder)], database=database, settings=settings)
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        report = await summarize_pending(database=database, enricher=enricher, batch_size=5)
+        articles = await _articles(database)
+        assert report.articles_tagged == len(articles) == 5
+        assert report.sections_summarized == sum(len(a.sections) for a in articles)
+        assert report.cache_hits == 0
+        for article in articles:
+            assert article.summary
+            assert not article.needs_tagging
+            assert all(s.summary and not s.needs_summary for s in article.sections)
+            assert all(s.summary_backend == "extractive" and s.summarized_at for s in article.sections)
+        japan = next(a for a in articles if a.title.startswith("Japan"))
+        assert [c.code for c in japan.countries][:2] in (["JP", "GB"], ["GB", "JP"])
+        assert {c.code for c in japan.countries} == {"JP", "GB", "CN", "TW", "US"}
+        assert {t.topic for t in japan.topics} == {
+            "cybersecurity",
+            "critical minerals and supply chains",
+            "diplomacy and alliances",
+        }
+        assert japan.summary.count(". ") <= 2
+
+        # A second run has nothing to do.
+        again = await summarize_pending(database=database, enricher=enricher)
+        assert (again.sections_summarized, again.articles_tagged) == (0, 0)
+
+        # An edited article: only its changed section is summarized again; the rest come from the cache.
+        path = folder / "kenya-geothermal.txt"
+        path.write_text(path.read_text() + "\nA late paragraph adds that the first new plant opens in March.\n")
+        updated = await ingest([str(folder)], database=database, settings=settings)
+        assert updated.updated == 1
+        third = await summarize_pending(database=database, enricher=enricher)
+        assert third.articles_tagged == 1
+        async with database.sessions() as session:
+            cached = len((await session.scalars(select(CachedSummary))).all())
+            sections = len((await session.scalars(select(Section))).all())
+        assert cached <= sections + 1
+    finally:
+        enricher.close()
+
+
+async def test_taxonomy_change_retags_everything(sqlite_database: Database, encoder: SentenceEncoder,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    topics_file = tmp_path / "topics.toml"
+    topics_file.write_text((REPO / "config" / "topics.toml").read_text())
+    settings = make_settings(sqlite_database.url, tagging={"topics_file": str(topics_file)})
+    await ingest([str(SAMPLES / "articles")], database=sqlite_database, settings=settings)
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        await summarize_pending(database=sqlite_database, enricher=enricher)
+    finally:
+        enricher.close()
+    topics_file.write_text(
+        '[[topic]]\nname = "geothermal"\ndescription = "Heat from the earth turned into power."\n'
+        'keywords = ["geothermal", "Olkaria"]\n'
+    )
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        report = await summarize_pending(database=sqlite_database, enricher=enricher)
+    finally:
+        enricher.close()
+    assert (report.articles_tagged, report.sections_summarized) == (5, 0)
+    articles = await _articles(sqlite_database)
+    tagged = {a.title: [t.topic for t in a.topics] for a in articles}
+    assert tagged["Kenya Expands Geothermal Power in the Rift Valley"] == ["geothermal"]
+    assert all(topics in ([], ["geothermal"]) for topics in tagged.values())

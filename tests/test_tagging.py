@@ -1,0 +1,147 @@
+"""Countries and topics on the sample briefings and on tricky cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digests.collect.parse import parse_file
+from digests.collect.sectionize import Sectionizer
+from digests.errors import ConfigError
+from digests.settings import SectionSettings
+from digests.summarize import SentenceEncoder
+from digests.tagging.countries import CountryTagger, country_name
+from digests.tagging.topics import Topic, TopicTagger, load_topics, taxonomy_version
+from tests.conftest import REPO, SAMPLES, SHARED_DATA
+
+
+def _sample(name: str) -> tuple[str, str]:
+    path = SAMPLES / "articles" / name
+    (article,) = parse_file(path.read_bytes(), path=path, sectionizer=Sectionizer(SectionSettings()), teaser_chars=0)
+    return article.title, article.text
+
+
+def codes(text: str, title: str = "") -> list[str]:
+    return [c.code for c in CountryTagger().tag(title, text)]
+
+
+def test_sample_briefing_countries_in_salience_order() -> None:
+    title, text = _sample("japan-britain-cyber-minerals.txt")
+    found = codes(text, title)
+    assert sorted(found) == ["CN", "GB", "JP", "TW", "US"]
+    assert set(found[:2]) == {"JP", "GB"}
+
+
+def test_shared_example_countries() -> None:
+    example = SHARED_DATA.parent / "examples" / "briefing-japan-britain.txt"
+    if not example.exists():
+        pytest.skip("../shared/examples is absent")
+    found = codes(example.read_text())
+    assert sorted(found) == ["CN", "GB", "JP", "TW", "US"]
+    assert set(found[:2]) == {"JP", "GB"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Officials in Britain and the UK Treasury met U.S. and American envoys.", {"GB", "US"}),
+        ("South Korea's exports rose; Seoul welcomed the news.", {"KR"}),
+        ("North Korea fired a missile from near Pyongyang.", {"KP"}),
+        ("The Japanese and British navies trained near Tokyo.", {"JP", "GB"}),
+        ("Voters in New Mexico went to the polls.", {"US"}),
+        ("Mexico City and Guadalajara saw protests.", {"MX"}),
+        ("Michael Jordan scored 40 points.", set()),
+        ("King Abdullah of Jordan met the delegation in Amman.", {"JO"}),
+        ("Atlanta, Georgia, and Texas had storms.", {"US"}),
+        ("Georgia's government in Tbilisi protested to Russia.", {"GE", "RU"}),
+        ("She served roast turkey on fine china.", set()),
+        ("Turkey and China signed a trade deal.", {"TR", "CN"}),
+        ("Latin American markets rallied.", set()),
+        ("The Indian Ocean route is busy; India's navy patrols it.", {"IN"}),
+        ("Chad Smith and Chad's president spoke.", {"TD"}),
+        ("TURKEY AND US AGREE ON TARIFFS", {"TR", "US"}),
+        ("Exports from Côte d'Ivoire and Ivory Coast cocoa.", {"CI"}),
+    ],
+)
+def test_tricky_country_mentions(text: str, expected: set[str]) -> None:
+    assert {c.code for c in CountryTagger().score("", text)} == expected
+
+
+def test_salience_keeps_what_an_article_is_about() -> None:
+    text = (
+        "Brazil's central bank raised rates on Tuesday. Brasilia said inflation in Brazil was too high. "
+        "Brazilian bonds fell. Analysts in the region compared it with Peru."
+    )
+    ranked = CountryTagger().score("Brazil raises rates", text)
+    assert ranked[0].code == "BR"
+    assert ranked[0].mentions == 5
+    assert CountryTagger(keep_ratio=0.3).tag("Brazil raises rates", text)[0].code == "BR"
+    assert "PE" not in [c.code for c in CountryTagger(keep_ratio=0.3).tag("Brazil raises rates", text)]
+
+
+def test_country_names() -> None:
+    assert country_name("gb") == "United Kingdom"
+    assert country_name("TW") == "Taiwan"
+    assert country_name("XX") == "XX"
+
+
+@pytest.fixture(scope="module")
+def topic_tagger() -> TopicTagger:
+    return TopicTagger(load_topics(REPO / "config" / "topics.toml"), SentenceEncoder(), threshold=0.35)
+
+
+def test_default_taxonomy_has_the_fifteen_topics() -> None:
+    names = {t.name for t in load_topics(REPO / "config" / "topics.toml")}
+    assert len(names) == 15
+    assert {"cybersecurity", "critical minerals and supply chains", "diplomacy and alliances", "migration"} <= names
+
+
+def test_sample_briefing_topics(topic_tagger: TopicTagger) -> None:
+    (topics,) = topic_tagger.tag([_sample("japan-britain-cyber-minerals.txt")])
+    assert {t.name for t in topics} == {
+        "cybersecurity",
+        "critical minerals and supply chains",
+        "diplomacy and alliances",
+    }
+    assert all(t.score > 0 for t in topics)
+    assert [t.score for t in topics] == sorted((t.score for t in topics), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "topic"),
+    [
+        ("eu-steel-tariffs.txt", "trade and tariffs"),
+        ("kenya-geothermal.txt", "energy"),
+        ("chile-lithium.html", "critical minerals and supply chains"),
+    ],
+)
+def test_other_samples_lead_with_their_topic(topic_tagger: TopicTagger, name: str, topic: str) -> None:
+    (topics,) = topic_tagger.tag([_sample(name)])
+    assert topics[0].name == topic
+    assert len(topics) <= 3
+
+
+def test_unrelated_text_gets_no_topic(topic_tagger: TopicTagger) -> None:
+    (topics,) = topic_tagger.tag([("Cup final", "The striker scored twice as the home side won the cup final 3-1.")])
+    assert topics == []
+
+
+def test_keyword_spans_are_claimed_once(topic_tagger: TopicTagger) -> None:
+    names = [t.name for t in topic_tagger.topics]
+    evidence = topic_tagger.evidence("", "They agreed on cyber defence.")
+    assert evidence[names.index("cybersecurity")] > 0
+    assert evidence[names.index("defense and military")] == 0  # "defence" is part of "cyber defence"
+
+
+def test_taxonomy_version_changes_with_the_file(tmp_path: Path) -> None:
+    topics = [Topic(name="a", description="first", keywords=["x"])]
+    changed = [Topic(name="a", description="first", keywords=["x", "y"])]
+    assert taxonomy_version(topics) != taxonomy_version(changed)
+    bad = tmp_path / "topics.toml"
+    bad.write_text('[[topic]]\nname = "a"\n')
+    with pytest.raises(ConfigError, match="topic 1 is invalid: description"):
+        load_topics(bad)
+    bad.write_text("[[topic]\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_topics(bad)
