@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -300,6 +302,67 @@ def summarize_pending_command(
             f"{report.fallbacks} guarded fallbacks) and tagged {report.articles_tagged} article(s) "
             f"in {report.seconds:.1f} s."
         )
+
+
+class DigestFormat(StrEnum):
+    """Output formats of ``sitrep digest``."""
+
+    rich = "rich"
+    discord = "discord"
+    markdown = "markdown"
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def digest(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Window start: 24h, 90m, 7d, 2w or an ISO date.")] = "24h",
+    topic: Annotated[list[str] | None, typer.Option("--topic", help="Only this topic (repeatable).")] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="Only this country: name, code or demonym (repeatable).")
+    ] = None,
+    output: Annotated[DigestFormat, typer.Option("--format", help="How to print the digest.")] = DigestFormat.rich,
+    max_items: Annotated[int, typer.Option("--max", min=1, max=50, help="At most this many articles.")] = 10,
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone for dates.")] = "UTC",
+) -> None:
+    """Build a digest now and print it, without recording a delivery."""
+    from datetime import UTC, datetime
+
+    from digests.compose import DigestFilters
+    from digests.render import discord_messages, markdown, plain_text
+    from digests.render.terminal import print_messages
+    from digests.schedule import check_timezone, parse_since
+    from digests.services.digests import digest_now
+    from digests.tagging.countries import resolve_country
+    from digests.tagging.topics import load_topics, resolve_topic
+
+    settings = _settings(ctx)
+    try:
+        check_timezone(timezone)
+        now = datetime.now(UTC)
+        taxonomy = load_topics(settings.config_path(settings.tagging.topics_file)) if topic else []
+        filters = DigestFilters(
+            since=parse_since(since, now),
+            until=now,
+            topics=tuple(resolve_topic(t, taxonomy) for t in topic or []),
+            countries=tuple(resolve_country(c) for c in country or []),
+            max_items=max_items,
+        )
+    except SitrepError as error:
+        errors.print(f"[red]Error:[/] {error}")
+        raise typer.Exit(2) from error
+    built = run_with_database(settings, lambda db: digest_now(db, filters, timezone=timezone))
+    if output is DigestFormat.discord:
+        sys.stdout.write(json.dumps(discord_messages(built), ensure_ascii=False, indent=2) + "\n")
+    elif output is DigestFormat.markdown:
+        sys.stdout.write(markdown(built))
+    elif output is DigestFormat.text:
+        sys.stdout.write(plain_text(built))
+    elif output is DigestFormat.json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(built), default=str, ensure_ascii=False, indent=2) + "\n")
+    else:
+        print_messages(console, discord_messages(built))
 
 
 @app.command()

@@ -103,6 +103,32 @@ class TaggingSettings(BaseModel):
     max_countries: int = Field(default=8, ge=1)
 
 
+class SubscriptionSpec(BaseModel):
+    """A subscription declared in the settings (the default digest)."""
+
+    name: str = "default"
+    # "auto": the webhook when SITREP_DISCORD_WEBHOOK_URL is set, else the terminal.
+    target: str = "auto"
+    schedule: str = "0 8 * * *"
+    timezone: str = "UTC"
+    topics: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    max_items: int = Field(default=10, ge=1, le=50)
+
+
+class DigestSettings(BaseModel):
+    """How digests are composed, scheduled and delivered."""
+
+    window_hours: float = Field(default=24.0, gt=0)
+    max_items: int = Field(default=10, ge=1, le=50)
+    grace_minutes: float = Field(default=360.0, ge=0)
+    send_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=2.0, ge=0)
+    # Allow webhook URLs on any host (tests, self-hosted proxies); by default only Discord's.
+    allow_any_webhook_host: bool = False
+    subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
+
+
 class Settings(BaseSettings):
     """Everything Sitrep can be told; read it through ``get_settings()``."""
 
@@ -115,11 +141,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///data/sitrep.db"
     log_level: str = "INFO"
     discord_token: SecretStr | None = None
+    discord_webhook_url: SecretStr | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
     sections: SectionSettings = Field(default_factory=SectionSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     tagging: TaggingSettings = Field(default_factory=TaggingSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @classmethod
     def settings_customise_sources(

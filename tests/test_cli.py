@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,28 @@ def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["articles_tagged"] == 5
     assert report["sections_summarized"] >= 5
+
+
+def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0
+    assert runner.invoke(app, ["--database-url", url, "summarize-pending"]).exit_code == 0
+    result = runner.invoke(app, ["--database-url", url, "digest", "--since", "2h", "--format", "discord"])
+    assert result.exit_code == 0, result.output
+    messages = json.loads(result.stdout)
+    assert messages[0]["allowed_mentions"] == {"parse": []}
+    titles = [e["title"] for m in messages for e in m["embeds"]]
+    assert len(titles) == 6  # the header and the five sample articles
+    british = runner.invoke(app, ["--database-url", url, "digest", "--country", "British", "--format", "json"])
+    items = [i["title"] for g in json.loads(british.stdout)["groups"] for i in g["items"]]
+    assert items == ["Japan and Britain Deepen Cyber and Critical Minerals Ties"]
+    text = runner.invoke(app, ["--database-url", url, "digest", "--topic", "Energy", "--format", "text"])
+    assert "Kenya Expands Geothermal Power" in text.stdout
+    assert "Japan and Britain" not in text.stdout
+    unknown = runner.invoke(app, ["--database-url", url, "digest", "--country", "Brtain"])
+    assert unknown.exit_code == 2
+    assert "Did you mean United Kingdom (GB)" in unknown.stderr
+    assert "Sitrep briefing" in runner.invoke(app, ["--database-url", url, "digest", "--format", "markdown"]).stdout
+    # Building a digest records no delivery.
+    with sqlite3.connect(tmp_path / "d.db") as connection:
+        assert connection.execute("select count(*) from deliveries").fetchone() == (0,)

@@ -179,6 +179,7 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
         if not articles:
             return 0
         tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles])
+        now = utcnow()
         for article, found in zip(articles, tags, strict=True):
             article.summary = article_summary([s.summary or "" for s in article.sections], sentences)
             article.countries = [
@@ -189,6 +190,7 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
             ]
             article.needs_tagging = False
             article.tags_version = version
+            article.ready_at = article.ready_at or now
         report.articles_tagged += len(articles)
         return len(articles)
 

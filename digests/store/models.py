@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digests.store.types import TZDateTime, utcnow
@@ -71,6 +71,8 @@ class Article(Base):
     # Set when the article is new or changed; cleared once it is summarized and tagged.
     needs_tagging: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     tags_version: Mapped[str | None] = mapped_column(String(64))
+    # When the article was first ready for digests (summarized and tagged); digests select by it.
+    ready_at: Mapped[datetime | None] = mapped_column(index=True)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     countries: Mapped[list[ArticleCountry]] = relationship(
@@ -145,3 +147,50 @@ class CachedSummary(Base):
     model_id: Mapped[str] = mapped_column(Text)
     fallback: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """A scheduled digest: where it goes, when (in its own time zone), and what it holds."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("guild_id", "name", name="uq_subscriptions_guild_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # "channel" (a Discord channel id, through the bot), "webhook" (a URL) or "terminal".
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    schedule: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_items: Mapped[int] = mapped_column(Integer, default=10)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16), default="runtime")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One digest for one subscription and window: recorded before sending, marked sent after."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    # pending -> sent, or failed (given up) / skipped (nothing to send)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    payload: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The message being sent when the process stopped, if any: its outcome is unknown.
+    sending_index: Mapped[int | None] = mapped_column(Integer)
+    message_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

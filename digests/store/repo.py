@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from digests.collect.identity import sha256
 from digests.collect.parse import ParsedArticle
 from digests.collect.sources import SourceSpec
-from digests.store.models import GLOBAL_SCOPE, Article, Section, Source
+from digests.store.models import GLOBAL_SCOPE, Article, ArticleCountry, ArticleTopic, Section, Source
 from digests.store.types import utcnow
 
 Outcome = Literal["new", "updated", "unchanged"]
@@ -105,6 +106,7 @@ async def store_articles(
         article.updated_at = now
         article.summary = None
         article.needs_tagging = True
+        article.ready_at = None  # it appears again in the next digests once summarized
         outcomes["updated"] += 1
     await session.flush()
     return outcomes
@@ -153,7 +155,9 @@ def mark_success(source: Source, now: datetime, *, etag: str | None, last_modifi
     if etag is not None or last_modified is not None:
         source.etag = etag
         source.last_modified = last_modified
-    source.next_fetch_at = now + timedelta(minutes=source.interval_minutes)
+    # Up to a tenth of the interval of jitter, so sources with the same interval drift apart.
+    jitter = random.uniform(0, 0.1 * source.interval_minutes)
+    source.next_fetch_at = now + timedelta(minutes=source.interval_minutes + jitter)
 
 
 def mark_failure(source: Source, now: datetime, error: str, *, max_backoff_minutes: float, max_failures: int) -> None:
@@ -195,3 +199,38 @@ async def sync_config_sources(specs: Sequence[SourceSpec], *, session: AsyncSess
             source.disabled_reason = "no longer listed in the sources file"
     await session.flush()
     return result
+
+
+async def digest_candidates(
+    *,
+    since: datetime,
+    until: datetime,
+    topics: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    guild_id: int | None = None,
+    limit: int = 2000,
+    session: AsyncSession,
+) -> list[Article]:
+    """Return the articles that became ready in (since, until], filtered, newest first, with their tags."""
+    query = (
+        select(Article)
+        .where(Article.ready_at > since, Article.ready_at <= until)
+        .order_by(Article.ready_at.desc(), Article.id.desc())
+        .limit(limit)
+        .options(
+            selectinload(Article.sections),
+            selectinload(Article.countries),
+            selectinload(Article.topics),
+            selectinload(Article.source),
+        )
+    )
+    if topics:
+        query = query.where(exists().where(ArticleTopic.article_id == Article.id, ArticleTopic.topic.in_(list(topics))))
+    if countries:
+        query = query.where(
+            exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code.in_(list(countries)))
+        )
+    if guild_id is not None:
+        scoped = select(Source.id).where(Source.guild_id.in_([GLOBAL_SCOPE, guild_id]))
+        query = query.where(or_(Article.source_id.is_(None), Article.source_id.in_(scoped)))
+    return list(await session.scalars(query))

@@ -216,3 +216,53 @@ def country_name(code: str) -> str:
     if country is None:
         return code.upper()
     return getattr(country, "common_name", None) or country.name
+
+
+def _choices() -> dict[str, str]:
+    """Map every name a user may type (codes, names, aliases, demonyms) to its country code."""
+    choices: dict[str, str] = {}
+    for key, entry in _gazetteer().items():
+        if entry.code is not None and entry.kind in ("name", "demonym"):
+            choices.setdefault(key, entry.code)
+    for country in pycountry.countries:
+        choices.setdefault(country.alpha_2.casefold(), country.alpha_2)
+        choices.setdefault(country.alpha_3.casefold(), country.alpha_2)
+    choices["uk"] = "GB"
+    return choices
+
+
+def resolve_country(name: str) -> str:
+    """Return the ISO alpha-2 code for a name, code, alias or demonym ("UK", "Britain", "British", "GB").
+
+    An unknown name raises NotFoundError naming the closest matches.
+    """
+    from rapidfuzz import fuzz, process
+
+    from digests.errors import NotFoundError
+
+    choices = _choices()
+    key = _key(_split(name.strip())) if name.strip() else ""
+    if key in choices:
+        return choices[key]
+    if key.rstrip(".") in choices:
+        return choices[key.rstrip(".")]
+    close = process.extract(key, list(choices), scorer=fuzz.WRatio, limit=6, score_cutoff=60)
+    suggestions = list(dict.fromkeys(f"{country_name(choices[m])} ({choices[m]})" for m, _, _ in close))[:3]
+    hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+    raise NotFoundError(f"Unknown country {name!r}.{hint}")
+
+
+def suggest_countries(prefix: str, limit: int = 25) -> list[tuple[str, str]]:
+    """Return (label, code) pairs for autocompletion, best matches first."""
+    from rapidfuzz import fuzz, process
+
+    choices = _choices()
+    if not prefix.strip():
+        codes = sorted({c.alpha_2 for c in pycountry.countries}, key=country_name)
+        return [(f"{country_name(c)} ({c})", c) for c in codes[:limit]]
+    matches = process.extract(prefix.casefold(), list(choices), scorer=fuzz.WRatio, limit=limit * 3)
+    seen: dict[str, str] = {}
+    for match, _, _ in matches:
+        code = choices[match]
+        seen.setdefault(code, f"{country_name(code)} ({code})")
+    return [(label, code) for code, label in list(seen.items())[:limit]]

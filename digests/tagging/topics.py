@@ -161,3 +161,17 @@ class TopicTagger:
             kept = [TopicScore(self.topics[i].name, round(float(row[i]), 4)) for i in order if row[i] >= self.threshold]
             results.append(kept[: self.max_topics])
         return results
+
+
+def resolve_topic(name: str, topics: Sequence[Topic]) -> str:
+    """Return the taxonomy's name for ``name`` (any case); an unknown name names the closest topics."""
+    from rapidfuzz import process
+
+    from digests.errors import NotFoundError
+
+    by_fold = {t.name.casefold(): t.name for t in topics}
+    if name.strip().casefold() in by_fold:
+        return by_fold[name.strip().casefold()]
+    close = [match for match, _, _ in process.extract(name, [t.name for t in topics], limit=3, score_cutoff=50)]
+    hint = f" Did you mean {', '.join(close)}?" if close else f" Topics are: {', '.join(by_fold.values())}."
+    raise NotFoundError(f"Unknown topic {name!r}.{hint}")

@@ -1,0 +1,157 @@
+"""Discord message payloads (plain JSON, no discord import): a header embed and one embed per article."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from digests.compose import Digest, DigestItem
+from digests.render.safe import cut, safe
+from digests.tagging.countries import country_name
+
+TITLE = 256
+DESCRIPTION = 4096
+FIELDS = 25
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FOOTER = 2048
+AUTHOR = 256
+MESSAGE_TOTAL = 6000
+EMBEDS_PER_MESSAGE = 10
+COLOR = 0x2F6DB5
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    """Count the characters Discord counts toward its 6000-per-message limit."""
+    size = len(embed.get("title", "")) + len(embed.get("description", ""))
+    size += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
+    return size + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+
+
+def _web_url(url: str | None) -> str | None:
+    return url if url and url.startswith(("http://", "https://")) and len(url) <= 2048 else None
+
+
+def window_line(digest: Digest) -> str:
+    """Describe the digest's window in its time zone."""
+    zone = ZoneInfo(digest.timezone)
+    start, end = digest.window_start.astimezone(zone), digest.window_end.astimezone(zone)
+    return f"{start:%d %b %H:%M} – {end:%d %b %H:%M} ({digest.timezone})"
+
+
+def heading_title(digest: Digest) -> str:
+    """Return the digest's title with its date in the subscription's time zone."""
+    end = digest.window_end.astimezone(ZoneInfo(digest.timezone))
+    return f"{digest.title} — {end:%A %d %B %Y}"
+
+
+def more_line(digest: Digest) -> str | None:
+    """Say how many more articles matched than are shown, and how to see them."""
+    if not digest.more:
+        return None
+    return f"{digest.more} more matching article(s) not shown: use /digest or /search to see them."
+
+
+def _header(digest: Digest) -> dict[str, Any]:
+    lines = [f"**{digest.shown}** of **{digest.matched}** new article(s), {window_line(digest)}"]
+    if digest.counts_by_topic:
+        lines.append("")
+        lines.extend(f"• {safe(topic)}: {count}" for topic, count in digest.counts_by_topic.items())
+    more = more_line(digest)
+    if more:
+        lines += ["", more]
+    if not digest.matched:
+        lines += ["", "Nothing new matched in this window."]
+    return {
+        "title": cut(safe(heading_title(digest)), TITLE),
+        "description": cut("\n".join(lines), DESCRIPTION),
+        "color": COLOR,
+    }
+
+
+def footer_text(item: DigestItem) -> str:
+    """Return the article's source, other sources, countries and topics on one line."""
+    parts = [item.source]
+    if item.also_reported_by:
+        parts.append("also reported by " + ", ".join(item.also_reported_by))
+    if item.countries:
+        parts.append(", ".join(country_name(c) for c in item.countries[:6]))
+    if item.topics:
+        parts.append(" · ".join(item.topics))
+    return " | ".join(parts)
+
+
+def _timestamp(item: DigestItem) -> str | None:
+    when: datetime | None = item.published_at or item.ready_at
+    return when.isoformat() if when else None
+
+
+def _article(item: DigestItem, topic: str) -> dict[str, Any]:
+    fields = []
+    for section in item.sections:
+        if not section.summary.strip():
+            continue
+        fields.append(
+            {
+                "name": cut(safe(section.heading or "In brief"), FIELD_NAME),
+                "value": cut(safe(section.summary), FIELD_VALUE),
+                "inline": False,
+            }
+        )
+    if len(fields) > FIELDS:
+        hidden = len(fields) - (FIELDS - 1)
+        fields = [*fields[: FIELDS - 1], {"name": "More", "value": f"…and {hidden} more section(s).", "inline": False}]
+    embed: dict[str, Any] = {
+        "title": cut(safe(item.title) or "Untitled", TITLE),
+        "color": COLOR,
+        "fields": fields,
+        "footer": {"text": cut(safe(footer_text(item)), FOOTER)},
+        "author": {"name": cut(safe(topic), AUTHOR)},
+    }
+    if not fields and item.summary:
+        embed["description"] = cut(safe(item.summary), DESCRIPTION)
+    url = _web_url(item.url)
+    if url:
+        embed["url"] = url
+    stamp = _timestamp(item)
+    if stamp:
+        embed["timestamp"] = stamp
+    return _shrink(embed)
+
+
+def _shrink(embed: dict[str, Any]) -> dict[str, Any]:
+    """Trim the longest field values until one embed alone fits in a message."""
+    while embed_size(embed) > MESSAGE_TOTAL:
+        excess = embed_size(embed) - MESSAGE_TOTAL
+        fields = embed.get("fields", [])
+        if fields:
+            longest = max(fields, key=lambda f: len(f["value"]))
+            if len(longest["value"]) > 40:
+                longest["value"] = cut(longest["value"], max(len(longest["value"]) - excess, 40))
+                continue
+            fields.pop()
+            continue
+        embed["description"] = cut(embed.get("description", ""), max(len(embed.get("description", "")) - excess, 0))
+    return embed
+
+
+def discord_messages(digest: Digest) -> list[dict[str, Any]]:
+    """Return the digest as Discord message payloads, in order, each within every Discord limit."""
+    embeds = [_header(digest)]
+    for group in digest.groups:
+        embeds.extend(_article(item, group.topic) for item in group.items)
+    messages: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for embed in embeds:
+        extra = embed_size(embed)
+        if current and (len(current) == EMBEDS_PER_MESSAGE or size + extra > MESSAGE_TOTAL):
+            messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS})
+            current, size = [], 0
+        current.append(embed)
+        size += extra
+    if current:
+        messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS})
+    return messages
