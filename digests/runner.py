@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -32,7 +33,9 @@ RECONCILE_SECONDS = 60
 class MainJob:
     """Owns the database, the models, the scheduler and the senders for one running Sitrep."""
 
-    def __init__(self, settings: Settings, *, console: Console, channel_sender: Sender | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, console: Console, channel_sender: Callable[[int], Sender] | None = None
+    ) -> None:
         self.settings = settings
         self.console = console
         self.channel_sender = channel_sender
@@ -59,11 +62,11 @@ class MainJob:
                 self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             return WebhookSender(subscription.target, self._http)
         if subscription.target_kind == "channel" and self.channel_sender is not None:
-            return self.channel_sender
+            return self.channel_sender(int(subscription.target))
         raise SitrepError("digests to a Discord channel need the bot: set SITREP_DISCORD_TOKEN")
 
-    async def start(self) -> None:
-        """Open the database, load sources and subscriptions, run a first cycle, and start the scheduler."""
+    async def open(self) -> None:
+        """Open the database (applying migrations), load sources and subscriptions, and prepare the models."""
         self.database = await open_database(self.settings.database_url)
         sources = await sync_sources(database=self.database, settings=self.settings)
         subscriptions = await sync_settings_subscriptions(database=self.database, settings=self.settings)
@@ -72,10 +75,13 @@ class MainJob:
             f"Sitrep is running on {self.database.describe()} with {len(sources)} source(s) and "
             f"{len(subscriptions)} subscription(s) from the settings. Press Ctrl-C to stop."
         )
+
+    async def begin(self) -> None:
+        """Run a first collection, finish or catch up on digests, then start the scheduler."""
         await self.collect()
-        await resume_pending(database=self.database, sender_for=self.sender_for, settings=self.settings)
+        await resume_pending(database=self.db, sender_for=self.sender_for, settings=self.settings)
         now = datetime.now(UTC)
-        for subscription_id, window_end in await due_catch_up(database=self.database, settings=self.settings, now=now):
+        for subscription_id, window_end in await due_catch_up(database=self.db, settings=self.settings, now=now):
             await self._deliver(subscription_id, window_end)
         self.scheduler.add_job(
             self.collect,
@@ -90,6 +96,11 @@ class MainJob:
         self.scheduler.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile", coalesce=True)
         await self.reconcile()
         self.scheduler.start()
+
+    async def start(self) -> None:
+        """Open, then begin: everything ``sitrep run`` does before it waits."""
+        await self.open()
+        await self.begin()
 
     async def stop(self) -> None:
         """Stop the scheduler, the model thread, and close connections."""
@@ -172,7 +183,12 @@ class MainJob:
 
 
 async def run_forever(settings: Settings, *, console: Console) -> None:
-    """Run the main job until Ctrl-C or SIGTERM."""
+    """Run the main job until Ctrl-C or SIGTERM; with a Discord token, run it inside the bot."""
+    if settings.discord_token is not None and settings.discord_token.get_secret_value():
+        from bot.client import run_bot
+
+        await run_bot(settings, console=console)
+        return
     job = MainJob(settings, console=console)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

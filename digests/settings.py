@@ -129,6 +129,15 @@ class DigestSettings(BaseModel):
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
 
+class DiscordSettings(BaseModel):
+    """How the bot behaves on Discord."""
+
+    # Sync commands to this server only (instant, for development); 0 syncs them globally.
+    dev_guild_id: int = 0
+    page_size: int = Field(default=5, ge=1, le=10)
+    view_timeout_seconds: float = Field(default=180.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything Sitrep can be told; read it through ``get_settings()``."""
 
@@ -148,6 +157,7 @@ class Settings(BaseSettings):
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     tagging: TaggingSettings = Field(default_factory=TaggingSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from digests.collect.sectionize import Sectionizer
 from digests.settings import Settings
 from digests.store.db import Database
-from digests.store.models import Article, ArticleCountry, ArticleTopic, CachedSummary, Section
+from digests.store.models import Article, ArticleCountry, ArticleTopic, ArticleVector, CachedSummary, Section
 from digests.store.types import utcnow
 from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_encoder, build_summarizer
 from digests.summarize.encoder import SentenceEncoder
@@ -35,6 +36,7 @@ class ArticleTags:
 
     countries: list[CountryScore]
     topics: list[TopicScore]
+    vector: np.ndarray
 
 
 class Enricher:
@@ -70,10 +72,10 @@ class Enricher:
 
     def tag(self, articles: Sequence[tuple[str, str]]) -> list[ArticleTags]:
         """Tag articles given as (title, text) pairs (blocking)."""
-        topics = self.topics.tag(articles) if articles else []
+        scores, vectors = self.topics.analyse(articles)
         return [
-            ArticleTags(self.countries.tag(title, text), topic_scores)
-            for (title, text), topic_scores in zip(articles, topics, strict=True)
+            ArticleTags(self.countries.tag(title, text), topic_scores, vector)
+            for (title, text), topic_scores, vector in zip(articles, self.topics.pick(scores), vectors, strict=True)
         ]
 
     def close(self) -> None:
@@ -166,7 +168,12 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
     sentences = enricher.settings.summarize.article_sentences
     pending = exists().where(Section.article_id == Article.id, Section.needs_summary.is_(True))
     stale = or_(Article.needs_tagging.is_(True), Article.tags_version.is_(None), Article.tags_version != version)
-    related = (selectinload(Article.sections), selectinload(Article.countries), selectinload(Article.topics))
+    related = (
+        selectinload(Article.sections),
+        selectinload(Article.countries),
+        selectinload(Article.topics),
+        selectinload(Article.vector),
+    )
     async with database.sessions.begin() as session:
         articles = list(
             await session.scalars(
@@ -191,6 +198,11 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
             article.needs_tagging = False
             article.tags_version = version
             article.ready_at = article.ready_at or now
+            vector = found.vector.astype(np.float16).tobytes()
+            if article.vector is None:
+                article.vector = ArticleVector(model_id=enricher.encoder.model_id, vector=vector)
+            else:
+                article.vector.model_id, article.vector.vector = enricher.encoder.model_id, vector
         report.articles_tagged += len(articles)
         return len(articles)
 

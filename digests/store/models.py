@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digests.store.types import TZDateTime, utcnow
@@ -81,6 +92,7 @@ class Article(Base):
     topics: Mapped[list[ArticleTopic]] = relationship(
         order_by="ArticleTopic.rank", cascade="all, delete-orphan", passive_deletes=True
     )
+    vector: Mapped[ArticleVector | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     sections: Mapped[list[Section]] = relationship(
         back_populates="article",
         order_by="Section.position",
@@ -194,3 +206,13 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class ArticleVector(Base):
+    """An article's embedding (float16), for search by meaning."""
+
+    __tablename__ = "article_vectors"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -132,8 +132,12 @@ class TopicTagger:
 
     def scores(self, articles: Sequence[tuple[str, str]]) -> np.ndarray:
         """Return an (articles x topics) matrix of scores."""
-        if not self.topics or not articles:
-            return np.zeros((len(articles), len(self.topics)), dtype=np.float32)
+        return self.analyse(articles)[0]
+
+    def analyse(self, articles: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (articles x topics) scores and each article's unit embedding."""
+        if not articles:
+            return np.zeros((0, len(self.topics)), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
         chunks: list[str] = []
         owners: list[int] = []
         for number, (title, text) in enumerate(articles):
@@ -141,7 +145,7 @@ class TopicTagger:
                 chunks.append(chunk)
                 owners.append(number)
         vectors = self.encoder.encode(chunks)
-        topic_vectors = self._topic_vectors()
+        topic_vectors = self._topic_vectors() if self.topics else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         # An article about several things has a passage on each: blend its best passage with the whole.
         chunk_similarity = vectors @ topic_vectors.T
         best = np.full((len(articles), len(self.topics)), -1.0, dtype=np.float32)
@@ -151,12 +155,16 @@ class TopicTagger:
         article_vectors /= np.maximum(np.linalg.norm(article_vectors, axis=1, keepdims=True), 1e-9)
         similarity = 0.5 * (article_vectors @ topic_vectors.T) + 0.5 * best
         evidence = np.stack([self.evidence(title, text) for title, text in articles])
-        return similarity + self.keyword_weight * evidence
+        return similarity + self.keyword_weight * evidence, article_vectors
 
     def tag(self, articles: Sequence[tuple[str, str]]) -> list[list[TopicScore]]:
         """Return, per article, its topics best first (zero to ``max_topics``)."""
+        return self.pick(self.scores(articles))
+
+    def pick(self, scores: np.ndarray) -> list[list[TopicScore]]:
+        """Keep, per row of scores, the best topics above the threshold."""
         results = []
-        for row in self.scores(articles):
+        for row in scores:
             order = np.argsort(-row)
             kept = [TopicScore(self.topics[i].name, round(float(row[i]), 4)) for i in order if row[i] >= self.threshold]
             results.append(kept[: self.max_topics])

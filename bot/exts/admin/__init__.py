@@ -1,0 +1,8 @@
+"""The administration commands: subscriptions, sources and status."""
+
+from bot.exts.admin._cog import Admin
+
+
+async def setup(bot) -> None:
+    """Load the extension."""
+    await bot.add_cog(Admin(bot))

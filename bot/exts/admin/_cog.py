@@ -1,0 +1,183 @@
+"""Administration: a server's subscriptions and sources, and Sitrep's status (Manage Server only)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts.common import country_autocomplete, topic_autocomplete
+from digests.render.safe import cut, safe
+from digests.services import admin
+
+MANAGE = discord.Permissions(manage_guild=True)
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _guild(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage
+    return interaction.guild_id
+
+
+async def _ephemeral(interaction: discord.Interaction, text: str, *, title: str | None = None) -> None:
+    embed = discord.Embed(title=title, description=cut(text, 4096), color=0x2F6DB5) if title else None
+    await interaction.response.send_message(
+        content=None if embed else cut(text, 2000),
+        embed=embed,
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+
+class Admin(commands.Cog):
+    """Manage this server's digests and sources."""
+
+    sources = app_commands.Group(
+        name="sources",
+        description="Manage this server's own sources.",
+        default_permissions=MANAGE,
+        guild_only=True,
+    )
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @property
+    def job(self):
+        return self.bot.job  # type: ignore[attr-defined]
+
+    @app_commands.command(name="subscribe", description="Post scheduled digests in a channel.")
+    @app_commands.describe(
+        channel="Where to post the digests",
+        schedule="A cron expression such as '0 8 * * 1-5', or daily times such as '08:00, 18:30'",
+        timezone="An IANA time zone such as Europe/London or Asia/Tokyo",
+        topics="Only these topics, separated by commas",
+        countries="Only these countries, separated by commas",
+        max_items="At most this many articles per digest (1-50, default 10)",
+    )
+    @app_commands.autocomplete(topics=topic_autocomplete, countries=country_autocomplete)
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def subscribe(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        schedule: str,
+        timezone: str,
+        topics: str | None = None,
+        countries: str | None = None,
+        max_items: app_commands.Range[int, 1, 50] = 10,
+    ) -> None:
+        """Create a subscription for this server."""
+        subscription = await admin.add_subscription(
+            self.job.db,
+            self.job.settings,
+            guild_id=_guild(interaction),
+            channel_id=channel.id,
+            schedule=schedule,
+            timezone=timezone,
+            topics=_split(topics),
+            countries=_split(countries),
+            max_items=max_items,
+        )
+        await self.job.reconcile()
+        filters = ", ".join(subscription.topics + subscription.countries) or "everything"
+        await _ephemeral(
+            interaction,
+            f"Subscription {subscription.id}: digests of {filters} in <#{channel.id}> on '{subscription.schedule}' "
+            f"({subscription.timezone}), at most {subscription.max_items} articles.",
+        )
+
+    @app_commands.command(name="unsubscribe", description="Stop one of this server's scheduled digests.")
+    @app_commands.describe(subscription_id="The number shown by /subscriptions")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def unsubscribe(self, interaction: discord.Interaction, subscription_id: int) -> None:
+        """Remove a subscription."""
+        removed = await admin.remove_subscription(
+            self.job.db, guild_id=_guild(interaction), subscription_id=subscription_id
+        )
+        await self.job.reconcile()
+        await _ephemeral(interaction, f"Subscription {removed.id} removed; no more digests in <#{removed.target}>.")
+
+    @app_commands.command(name="subscriptions", description="List this server's scheduled digests.")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def subscriptions(self, interaction: discord.Interaction) -> None:
+        """List subscriptions."""
+        rows = await admin.list_subscriptions(self.job.db, guild_id=_guild(interaction))
+        lines = [
+            f"**{s.id}** <#{s.target}> · `{s.schedule}` {s.timezone} · "
+            f"{', '.join(s.topics + s.countries) or 'everything'} · max {s.max_items}"
+            + ("" if s.enabled else f" · disabled: {safe(s.disabled_reason or '')}")
+            for s in rows
+        ]
+        await _ephemeral(
+            interaction, "\n".join(lines) or "No subscriptions yet: see /subscribe.", title="Subscriptions"
+        )
+
+    @sources.command(name="add", description="Add a feed or web page for this server.")
+    @app_commands.describe(url="An http(s) URL of an RSS/Atom feed or a page", interval="Minutes between polls")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def sources_add(
+        self, interaction: discord.Interaction, url: str, interval: app_commands.Range[int, 5, 10080] | None = None
+    ) -> None:
+        """Add a source."""
+        source = await admin.add_source(
+            self.job.db, self.job.settings, guild_id=_guild(interaction), url=url, interval_minutes=interval
+        )
+        await _ephemeral(
+            interaction, f"Source {source.id} added: {source.name}, polled every {source.interval_minutes:g} minutes."
+        )
+
+    @sources.command(name="remove", description="Remove one of this server's sources.")
+    @app_commands.describe(source_id="The number shown by /sources list")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def sources_remove(self, interaction: discord.Interaction, source_id: int) -> None:
+        """Remove a source."""
+        removed = await admin.remove_source(self.job.db, guild_id=_guild(interaction), source_id=source_id)
+        await _ephemeral(interaction, f"Source {removed.id} ({removed.name}) removed; its articles stay.")
+
+    @sources.command(name="list", description="List this server's sources with their health.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def sources_list(self, interaction: discord.Interaction) -> None:
+        """List sources."""
+        rows = await admin.list_own_sources(self.job.db, guild_id=_guild(interaction))
+        lines = []
+        for s in rows:
+            fetched = f"<t:{int(s.last_fetched_at.timestamp())}:R>" if s.last_fetched_at else "never"
+            state = "ok" if s.enabled and not s.failures else f"{s.failures} failure(s): {safe(s.last_error or '')}"
+            if not s.enabled:
+                state = f"disabled: {safe(s.disabled_reason or '')}"
+            lines.append(
+                f"**{s.id}** {safe(s.name)} · every {s.interval_minutes:g} min · last fetch {fetched} · {state}"
+            )
+        await _ephemeral(
+            interaction, "\n".join(lines) or "No sources of this server's own yet: see /sources add.", title="Sources"
+        )
+
+    @app_commands.command(name="status", description="Sitrep's health: collection, backlog, model and database.")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Report status."""
+        summarizer = self.job.enricher.summarizer
+        report = await admin.status(
+            self.job.db, self.job.settings, summarizer=f"{summarizer.backend} ({summarizer.model_id})"
+        )
+        last = f"<t:{int(report.last_collection.timestamp())}:R>" if report.last_collection else "never"
+        text = (
+            f"Last collection: {last}\nArticles stored: {report.articles}\n"
+            f"Waiting to be summarized: {report.pending_sections} section(s), {report.pending_articles} article(s)\n"
+            f"Sources: {report.sources} enabled, {report.failing_sources} failing\n"
+            f"Summarizer: {report.summarizer}\nDatabase: {report.database}"
+        )
+        await _ephemeral(interaction, text, title="Sitrep status")

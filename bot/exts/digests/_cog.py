@@ -1,0 +1,55 @@
+"""/digest: a digest now, filtered, in the channel or privately."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.exts.common import country_autocomplete, country_option, since_option, topic_autocomplete, topic_option
+from bot.render import embeds_of
+from digests.compose import DigestFilters
+from digests.render.discord import discord_messages
+from digests.services.digests import digest_now
+
+
+class Digests(commands.Cog):
+    """Digests on demand."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="digest", description="Get a briefing digest of recent articles now.")
+    @app_commands.describe(
+        topic="Only articles on this topic",
+        country="Only articles about this country (name, code or demonym)",
+        since="How far back to look, e.g. 24h, 3d or 2026-11-20 (default 24h)",
+        private="Show the digest only to you",
+    )
+    @app_commands.autocomplete(topic=topic_autocomplete, country=country_autocomplete)
+    async def digest(
+        self,
+        interaction: discord.Interaction,
+        topic: str | None = None,
+        country: str | None = None,
+        since: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Build and post a digest."""
+        now = datetime.now(UTC)
+        filters = DigestFilters(
+            since=since_option(since) or now - timedelta(hours=24),
+            until=now,
+            topics=tuple(t for t in [topic_option(interaction, topic)] if t),
+            countries=tuple(c for c in [country_option(country)] if c),
+            max_items=10,
+            guild_id=interaction.guild_id,
+        )
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        built = await digest_now(self.bot.job.db, filters)  # type: ignore[attr-defined]
+        for message in discord_messages(built):
+            await interaction.followup.send(
+                embeds=embeds_of(message), ephemeral=private, allowed_mentions=discord.AllowedMentions.none()
+            )

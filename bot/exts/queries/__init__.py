@@ -1,0 +1,8 @@
+"""The /topic, /country, /search and /article commands."""
+
+from bot.exts.queries._cog import Queries
+
+
+async def setup(bot) -> None:
+    """Load the extension."""
+    await bot.add_cog(Queries(bot))

@@ -1,0 +1,57 @@
+"""Turn digests' plain payloads and results into discord.py objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE, discord_messages
+from digests.render.safe import cut, safe
+from digests.services.queries import ArticleBrief, ArticleDetail
+from digests.tagging.countries import country_name
+
+
+def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
+    """Return a message payload's embeds as discord.Embed objects."""
+    return [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
+
+
+def brief_line(brief: ArticleBrief) -> str:
+    """Return one result as a line: linked title, source, countries, and when."""
+    title = safe(brief.title)
+    linked = f"[{cut(title, 200)}]({brief.url})" if brief.url and brief.url.startswith("http") else cut(title, 200)
+    when = f" · <t:{int(brief.when.timestamp())}:R>" if brief.when else ""
+    where = f" · {', '.join(brief.countries[:3])}" if brief.countries else ""
+    summary = cut(safe(brief.summary), 300)
+    return f"**{brief.id}.** {linked}\n{safe(brief.source)}{where}{when}\n{summary}"
+
+
+def results_embed(title: str, briefs: list[ArticleBrief], *, page: int, pages: int, total: int) -> discord.Embed:
+    """Return one page of results as an embed."""
+    lines = [brief_line(b) for b in briefs]
+    description = "\n\n".join(lines) if lines else "Nothing matched."
+    embed = discord.Embed(title=cut(title, TITLE), description=cut(description, DESCRIPTION), color=COLOR)
+    embed.set_footer(text=f"Page {page + 1} of {max(pages, 1)} · {total} result(s) · Read opens an article's sections")
+    return embed
+
+
+def article_embed(detail: ArticleDetail) -> discord.Embed:
+    """Return every section summary of one article."""
+    brief = detail.brief
+    embed = discord.Embed(title=cut(safe(brief.title), TITLE), color=COLOR)
+    if brief.url and brief.url.startswith("http"):
+        embed.url = brief.url
+    for heading, summary in detail.sections[:25]:
+        embed.add_field(
+            name=cut(safe(heading or "In brief"), 256), value=cut(safe(summary) or "…", FIELD_VALUE), inline=False
+        )
+    countries = ", ".join(country_name(c) for c in brief.countries[:6])
+    footer = " | ".join(part for part in (brief.source, countries, " · ".join(brief.topics)) if part)
+    embed.set_footer(text=cut(footer, 2048))
+    if brief.when:
+        embed.timestamp = brief.when
+    return embed
+
+
+__all__ = ["article_embed", "discord_messages", "embeds_of", "results_embed"]

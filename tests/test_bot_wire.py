@@ -1,0 +1,275 @@
+"""The real discord.py client against the fake Discord: start-up, every command, buttons, 429s, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import discord
+import pytest
+import yarl
+from discord import app_commands
+from rich.console import Console
+
+from bot.client import SitrepBot
+from tests.conftest import SAMPLES, make_settings
+from tests.fakediscord import MEMBER_ID, MEMBER_PERMISSIONS, FakeDiscord
+
+GUILD, CHANNEL = 500000000000000001, 500000000000000101
+OTHER_GUILD, OTHER_CHANNEL = 500000000000000002, 500000000000000201
+
+pytestmark = pytest.mark.slow
+
+
+class _Failures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+async def wire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeDiscord, SitrepBot]]:
+    fake = FakeDiscord()
+    fake.add_guild(GUILD, [CHANNEL])
+    fake.add_guild(OTHER_GUILD, [OTHER_CHANNEL], name="Other team")
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.rest_base)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "Samples"\nlocation = "{SAMPLES / "articles"}"\n')
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        collect={"sources_file": str(sources)},
+        digest={"subscriptions": [], "retry_base_seconds": 0.01},
+        discord={"view_timeout_seconds": 30},
+    )
+    failures = _Failures()
+    logging.getLogger("discord").addHandler(failures)
+    bot = SitrepBot(settings, console=Console(file=io.StringIO()), guild_ready_timeout=0.1)
+    task = asyncio.create_task(bot.start("fake-token"))
+    try:
+        async with asyncio.timeout(60):
+            while not bot.is_ready():
+                if task.done():
+                    task.result()  # surface the bot's exception
+                await asyncio.sleep(0.05)
+            assert bot._begin is not None
+            await bot._begin  # the first collection, summary and tagging of the samples
+        yield fake, bot
+    finally:
+        await bot.close()
+        await asyncio.wait([task], timeout=10)
+        await fake.stop()
+        logging.getLogger("discord").removeHandler(failures)
+    if task.done() and not task.cancelled() and task.exception():
+        raise task.exception()  # type: ignore[misc]
+    assert [r.getMessage() for r in failures.records] == []
+
+
+async def test_start_up_syncs_every_command(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    assert fake.identifies == 1
+    names = sorted(c["name"] for c in fake.commands["global"])
+    assert names == [
+        "article",
+        "country",
+        "digest",
+        "search",
+        "sources",
+        "status",
+        "subscribe",
+        "subscriptions",
+        "topic",
+        "unsubscribe",
+    ]
+    admin = {c["name"]: c for c in fake.commands["global"]}
+    assert admin["subscribe"]["default_member_permissions"] == "32"  # Manage Server
+    assert admin["sources"]["default_member_permissions"] == "32"
+    assert admin["digest"]["default_member_permissions"] is None
+    assert bot.intents.value == discord.Intents(guilds=True).value
+
+
+def test_no_two_commands_share_a_name_and_every_option_is_described() -> None:
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    from bot.exts.admin._cog import Admin
+    from bot.exts.digests._cog import Digests
+    from bot.exts.queries._cog import Queries
+
+    names: list[str] = []
+    for cog in (Admin, Digests, Queries):
+        for command in cog.__cog_app_commands__:
+            names.append(command.name)
+            leaves = command.commands if isinstance(command, app_commands.Group) else [command]
+            for leaf in leaves:
+                assert leaf.description not in ("", "…"), leaf.qualified_name
+                for parameter in leaf.parameters:
+                    assert parameter.description not in ("", "…"), f"{leaf.qualified_name} {parameter.name}"
+    assert len(names) == len(set(names))
+    del tree
+
+
+async def test_digest_command_defers_then_follows_up(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    interaction = await fake.interact(GUILD, CHANNEL, "digest", [{"type": 3, "name": "since", "value": "7d"}])
+    callback = await interaction.answered()
+    assert callback["type"] == 5  # deferred: the answer comes as a follow-up
+    (message,) = await interaction.followup(1)
+    titles = [e["title"] for e in message["embeds"]]
+    assert titles[0].startswith("Sitrep briefing")
+    assert "Japan and Britain Deepen Cyber and Critical Minerals Ties" in titles
+    assert fake.bad_requests == []
+
+
+async def test_country_command_and_paging_buttons(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    bot.settings.discord.page_size = 1
+    interaction = await fake.interact(GUILD, CHANNEL, "country", [{"type": 3, "name": "name", "value": "British"}])
+    (message,) = await interaction.followup(1)
+    assert message["embeds"][0]["title"] == "Latest about United Kingdom"
+    custom_ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    assert "sitrep:next" in custom_ids
+    read = next(c for c in custom_ids if c.startswith("sitrep:read:"))
+    # Someone else cannot page through the invoker's results.
+    stranger = await fake.press(GUILD, CHANNEL, message, "sitrep:next", user_id=MEMBER_ID)
+    refused = await stranger.answered()
+    assert refused["data"]["flags"] & 64
+    assert "someone else" in refused["data"]["content"]
+    opened = await fake.press(GUILD, CHANNEL, message, read)
+    answer = await opened.answered()
+    assert answer["type"] == 4
+    assert answer["data"]["embeds"][0]["fields"][0]["name"] == "What's Happening?"
+
+
+async def test_unknown_country_gets_suggestions_ephemerally(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    interaction = await fake.interact(GUILD, CHANNEL, "country", [{"type": 3, "name": "name", "value": "Brtain"}])
+    answer = await interaction.answered()
+    assert answer["data"]["flags"] & 64
+    assert "Did you mean United Kingdom (GB)" in answer["data"]["content"]
+
+
+async def test_topic_search_and_article(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    topic = await fake.interact(GUILD, CHANNEL, "topic", [{"type": 3, "name": "name", "value": "energy"}])
+    (message,) = await topic.followup(1)
+    assert "Kenya Expands Geothermal Power" in message["embeds"][0]["description"]
+    search = await fake.interact(
+        GUILD, CHANNEL, "search", [{"type": 3, "name": "query", "value": "lithium mining investment"}]
+    )
+    (found,) = await search.followup(1)
+    first = found["embeds"][0]["description"].split("\n")[0]
+    assert "Chile Opens Lithium Flats" in first
+    article_id = int(first.split(".**")[0].strip("*"))
+    article = await fake.interact(GUILD, CHANNEL, "article", [{"type": 4, "name": "article_id", "value": article_id}])
+    answer = await article.answered()
+    assert answer["data"]["embeds"][0]["title"] == "Chile Opens Lithium Flats to New Investors"
+
+
+async def test_admin_commands_are_refused_to_members(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    interaction = await fake.interact(
+        GUILD, CHANNEL, "subscriptions", user_id=MEMBER_ID, permissions=MEMBER_PERMISSIONS
+    )
+    answer = await interaction.answered()
+    assert answer["data"]["flags"] & 64
+    assert "Manage Server" in answer["data"]["content"]
+
+
+async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    channel = {
+        "channels": {
+            str(CHANNEL): {
+                "id": str(CHANNEL),
+                "name": "briefings-0",
+                "type": 0,
+                "permissions": "8",
+                "guild_id": str(GUILD),
+            }
+        }
+    }
+    subscribe = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "subscribe",
+        [
+            {"type": 7, "name": "channel", "value": str(CHANNEL)},
+            {"type": 3, "name": "schedule", "value": "08:00"},
+            {"type": 3, "name": "timezone", "value": "Asia/Tokyo"},
+            {"type": 3, "name": "countries", "value": "Japan, UK"},
+        ],
+        resolved=channel,
+    )
+    created = await subscribe.answered()
+    assert "Subscription 1" in created["data"]["content"]
+    add = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "sources",
+        [{"type": 1, "name": "add", "options": [{"type": 3, "name": "url", "value": "https://news.example/rss"}]}],
+    )
+    assert "Source" in (await add.answered())["data"]["content"]
+    # The other server sees neither, and cannot remove them.
+    listing = await fake.interact(OTHER_GUILD, OTHER_CHANNEL, "subscriptions")
+    assert "No subscriptions yet" in (await listing.answered())["data"]["embeds"][0]["description"]
+    sources = await fake.interact(OTHER_GUILD, OTHER_CHANNEL, "sources", [{"type": 1, "name": "list", "options": []}])
+    assert "No sources" in (await sources.answered())["data"]["embeds"][0]["description"]
+    remove = await fake.interact(
+        OTHER_GUILD, OTHER_CHANNEL, "unsubscribe", [{"type": 4, "name": "subscription_id", "value": 1}]
+    )
+    assert "has no subscription 1" in (await remove.answered())["data"]["content"]
+    mine = await fake.interact(GUILD, CHANNEL, "subscriptions")
+    assert "Asia/Tokyo" in (await mine.answered())["data"]["embeds"][0]["description"]
+    bad = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "subscribe",
+        [
+            {"type": 7, "name": "channel", "value": str(CHANNEL)},
+            {"type": 3, "name": "schedule", "value": "daily"},
+            {"type": 3, "name": "timezone", "value": "UTC"},
+        ],
+        resolved=channel,
+    )
+    answer = await bad.answered()
+    assert answer["data"]["flags"] & 64
+    assert "0 8 * * 1-5" in answer["data"]["content"]
+    status = await fake.interact(GUILD, CHANNEL, "status")
+    assert "extractive" in (await status.answered())["data"]["embeds"][0]["description"]
+
+
+async def test_scheduled_digest_posted_through_the_bot_with_a_429(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    from digests.services.admin import add_subscription
+
+    subscription = await add_subscription(
+        bot.job.db, bot.settings, guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC"
+    )
+    fake.rate_limit_next[str(CHANNEL)] = 1
+    fired = datetime.now(UTC)  # as the cron job computes it: the run's scheduled time
+    await bot.job._deliver(subscription.id, fired)
+    posted = fake.messages[str(CHANNEL)]
+    assert posted
+    assert posted[0]["embeds"][0]["title"].startswith("Sitrep briefing")
+    attempts = [r for r in fake.requests if r == ("POST", f"/channels/{CHANNEL}/messages")]
+    assert len(attempts) == len(posted) + 1  # the 429 was waited out and retried
+    count = len(posted)
+    await bot.job._deliver(subscription.id, fired)  # the same window again: nothing twice
+    assert len(fake.messages[str(CHANNEL)]) == count
+
+
+async def test_gateway_reconnect_resumes(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    await fake.reconnect()
+    async with asyncio.timeout(15):
+        await fake.resumed.wait()
+    assert fake.resumes == 1
+    interaction = await fake.interact(GUILD, CHANNEL, "status")
+    assert (await interaction.answered())["type"] == 4
