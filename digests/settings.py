@@ -90,6 +90,8 @@ class SummarizeSettings(BaseModel):
     section_sentences: int = Field(default=2, ge=1, le=5)
     article_sentences: int = Field(default=3, ge=1, le=10)
     device: str = "auto"
+    # Run the sentence encoder's linear layers in int8 (dynamic quantization, CPU only).
+    encoder_int8: bool = True
     # Never reach the model hub; also implied by HF_HUB_OFFLINE=1.
     offline: bool = False
 

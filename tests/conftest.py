@@ -144,4 +144,4 @@ def encoder() -> Any:
     """The bundled sentence encoder, loaded once for the whole run."""
     from digests.summarize import SentenceEncoder
 
-    return SentenceEncoder()
+    return SentenceEncoder(int8=True)

@@ -88,7 +88,7 @@ def test_country_names() -> None:
 
 @pytest.fixture(scope="module")
 def topic_tagger() -> TopicTagger:
-    return TopicTagger(load_topics(REPO / "config" / "topics.toml"), SentenceEncoder(), threshold=0.35)
+    return TopicTagger(load_topics(REPO / "config" / "topics.toml"), SentenceEncoder(int8=True), threshold=0.35)
 
 
 def test_default_taxonomy_has_the_fifteen_topics() -> None:

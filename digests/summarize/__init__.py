@@ -10,7 +10,9 @@ from digests.summarize.encoder import SentenceEncoder
 def build_encoder(settings: Settings) -> SentenceEncoder:
     """Return the sentence encoder named in the settings (not loaded until first used)."""
     s = settings.summarize
-    return SentenceEncoder(s.encoder, device=s.device, batch_size=max(s.batch_size, 32), offline=s.offline)
+    return SentenceEncoder(
+        s.encoder, device=s.device, batch_size=max(s.batch_size, 32), offline=s.offline, int8=s.encoder_int8
+    )
 
 
 def build_summarizer(settings: Settings, encoder: SentenceEncoder | None = None) -> Summarizer:

@@ -66,16 +66,30 @@ def load_error(name: str, error: Exception, *, offline: bool) -> ModelLoadError:
     return ModelLoadError(f"cannot load the model {name!r} from {where}{mode}: {error}. To fix it, {hint}.")
 
 
+def _quantize(model: Any) -> Any:
+    """Return ``model`` with its linear layers in int8 (dynamic quantization), for faster CPU inference."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the eager quantization API warns that it is moving to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 class SentenceEncoder:
     """Encodes texts into unit vectors; thread-safe lazy loading, batched by length, no gradients."""
 
-    def __init__(self, name: str = "", *, device: str = "auto", batch_size: int = 32, offline: bool = False) -> None:
+    def __init__(
+        self, name: str = "", *, device: str = "auto", batch_size: int = 32, offline: bool = False, int8: bool = False
+    ) -> None:
         self.name = name or str(bundled_encoder_path())
-        self.model_id = name or "sentence-transformers/all-MiniLM-L6-v2"
+        self.model_id = (name or "sentence-transformers/all-MiniLM-L6-v2") + ("+int8" if int8 else "")
         self.device_setting = device
         self.batch_size = batch_size
         self.offline = offline_mode(offline)
         self.max_tokens = 256
+        self.int8 = int8
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
@@ -95,6 +109,8 @@ class SentenceEncoder:
                 raise load_error(self.name, error, offline=self.offline) from error
             self.device = pick_device(self.device_setting)
             model.eval().to(self.device)
+            if self.int8 and self.device == "cpu":
+                model = _quantize(model)
             log.info("Loaded sentence encoder %s on %s", self.model_id, self.device)
             self._tokenizer, self._model = tokenizer, model
             return tokenizer, model
