@@ -62,7 +62,7 @@ def main() -> None:
     """Print the ingest figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1000)
-    print(json.dumps(run(parser.parse_args().count), indent=2))
+    print(json.dumps(run(parser.parse_args().count)))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def evaluate(limit: int | None = None) -> dict:
         "f1": round(2 * precision * recall / (precision + recall), 3) if precision + recall else 0.0,
     }
     unmapped = [t for r, t in zip(rows, tagged, strict=True) if r["topic"] in ("sport", "entertainment")]
-    result["sport_and_entertainment_with_no_topic"] = round(sum(1 for t in unmapped if not t) / len(unmapped), 3)
+    share = sum(1 for t in unmapped if not t) / len(unmapped) if unmapped else None
+    result["sport_and_entertainment_with_no_topic"] = round(share, 3) if share is not None else None
     result["articles_per_second"] = round(len(rows) / seconds, 1)
     return result
 
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     if not BBC.exists():
         raise SystemExit(f"{BBC} is absent")
-    print(json.dumps(evaluate(parser.parse_args().limit), indent=2))
+    print(json.dumps(evaluate(parser.parse_args().limit)))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ class MainJob:
         self.scheduler.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile", coalesce=True)
         await self.reconcile()
         self.scheduler.start()
+        log.info("Scheduler running with %d job(s)", len(self.scheduler.get_jobs()))
 
     async def start(self) -> None:
         """Open, then begin: everything ``sitrep run`` does before it waits."""

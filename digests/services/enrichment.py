@@ -92,12 +92,15 @@ class EnrichReport:
     fallbacks: int = 0
     articles_tagged: int = 0
     seconds: float = 0.0
+    summarize_seconds: float = 0.0
+    tag_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
         data = asdict(self)
-        data["seconds"] = round(self.seconds, 3)
+        for key in ("seconds", "summarize_seconds", "tag_seconds"):
+            data[key] = round(data[key], 3)
         return data
 
 
@@ -220,10 +223,12 @@ async def summarize_pending(
     while done := await _summarize_batch(database, enricher, batch_size, report):
         if progress:
             progress("summarized sections", done)
+    report.summarize_seconds = time.perf_counter() - started
     while done := await _tag_batch(database, enricher, batch_size, report):
         if progress:
             progress("tagged articles", done)
     report.seconds = time.perf_counter() - started
+    report.tag_seconds = report.seconds - report.summarize_seconds
     if report.sections_summarized or report.articles_tagged:
         log.info(
             "Summarized %d section(s) (%d from cache, %d guarded fallbacks) and tagged %d article(s) in %.1f s",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import selectinload
 
 from digests.errors import NotFoundError
@@ -106,10 +107,31 @@ def word_score(query: str, text: str) -> float:
     return len(words & found) / len(words)
 
 
+async def _word_hits(session: Any, backend: str, text_query: str, limit: int) -> list[int]:
+    """Return the ids of articles whose title or summary has any of the query's words, from the full-text index."""
+    words = [w for w in dict.fromkeys(_WORD.findall(text_query.casefold())) if len(w) > 1][:12]
+    if not words:
+        return []
+    if backend == "sqlite":
+        statement = text(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query ORDER BY bm25(articles_fts) LIMIT :limit"
+        )
+        rows = await session.execute(statement, {"query": " OR ".join(f'"{w}"' for w in words), "limit": limit})
+    else:
+        # Ranking every match with ts_rank is slow when the words are common; recency orders the hits
+        # and the words are scored again, on these few, in Python.
+        statement = text(
+            "SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :query) "
+            "ORDER BY ready_at DESC NULLS LAST LIMIT :limit"
+        )
+        rows = await session.execute(statement, {"query": " | ".join(words), "limit": limit})
+    return [row[0] for row in rows]
+
+
 async def search(
     database: Database,
     query_vector: np.ndarray | None,
-    text: str,
+    text_query: str,
     *,
     guild_id: int | None,
     topic: str | None = None,
@@ -118,35 +140,41 @@ async def search(
     limit: int = 25,
     candidates: int = 5000,
 ) -> list[ArticleBrief]:
-    """Rank articles by meaning (embedding similarity) and by words; best first."""
+    """Rank articles by meaning (embedding similarity) and by words (the full-text index); best first."""
     base = _base(guild_id=guild_id, since=since, topic=topic, country=country)
-    ids_query = base.with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(candidates)
     async with database.sessions() as session:
-        rows = (
-            await session.execute(
-                select(ArticleVector.article_id, ArticleVector.vector, Article.title, Article.summary)
-                .join(Article, Article.id == ArticleVector.article_id)
-                .where(ArticleVector.article_id.in_(ids_query))
-            )
-        ).all()
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        words = np.array([word_score(text, f"{row[2]} {row[3] or ''}") for row in rows], dtype=np.float32)
+        meaning: dict[int, float] = {}
         if query_vector is not None:
-            matrix = np.stack([np.frombuffer(row[1], dtype=np.float16) for row in rows]).astype(np.float32)
-            meaning = matrix @ query_vector.astype(np.float32)
-        else:
-            meaning = np.zeros(len(rows), dtype=np.float32)
-        scores = 0.75 * meaning + 0.25 * words
-        keep = [i for i in np.argsort(-scores) if meaning[i] >= 0.25 or words[i] > 0][:limit]
-        if not keep:
+            recent = base.with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(candidates)
+            rows = (
+                await session.execute(
+                    select(ArticleVector.article_id, ArticleVector.vector).where(ArticleVector.article_id.in_(recent))
+                )
+            ).all()
+            if rows:
+                matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
+                similarity = matrix.astype(np.float32) @ query_vector.astype(np.float32)
+                best = np.argsort(-similarity)[: limit * 4]
+                meaning = {rows[i][0]: float(similarity[i]) for i in best if similarity[i] >= 0.25}
+        hits = await _word_hits(session, database.backend, text_query, limit * 8)
+        if hits:
+            allowed = base.with_only_columns(Article.id).where(Article.id.in_(hits))
+            hits = list(await session.scalars(allowed))
+        ids = list(dict.fromkeys([*meaning, *hits]))
+        if not ids:
             return []
-        chosen = {ids[i]: float(scores[i]) for i in keep}
+        texts = {
+            row[0]: f"{row[1]} {row[2] or ''}"
+            for row in await session.execute(
+                select(Article.id, Article.title, Article.summary).where(Article.id.in_(ids))
+            )
+        }
+        scores = {i: 0.75 * meaning.get(i, 0.0) + 0.25 * word_score(text_query, texts.get(i, "")) for i in ids}
+        chosen = sorted(ids, key=lambda i: -scores[i])[:limit]
         articles = {
             a.id: a for a in await session.scalars(select(Article).where(Article.id.in_(chosen)).options(*_RELATED))
         }
-    return [_brief(articles[i], s) for i, s in chosen.items() if i in articles]
+    return [_brief(articles[i], scores[i]) for i in chosen if i in articles]
 
 
 async def article_detail(database: Database, article_id: int, *, guild_id: int | None) -> ArticleDetail:

@@ -1,0 +1,213 @@
+"""`make bench`: run every benchmark, print a table, and write bench/results/latest.json and BENCHMARKS.md.
+
+Each benchmark runs in its own process, so peak memory is its own. Inputs come from ../shared/data when
+it is present (quality benchmarks need it and are skipped without it) and from generated articles otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import in_child, machine
+from bench.corpus import BBC, SHARED_DATA
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+REPORT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+COMMAND = "make bench"
+
+
+def collect(console: Console) -> dict[str, Any]:
+    """Run every benchmark and return all figures."""
+    steps: list[tuple[str, str, tuple[str, ...]]] = [
+        ("summarizer_default", "bench.summarizer_speed", ("--mode", "default", "--sections", "400")),
+        ("summarizer_int8", "bench.summarizer_speed", ("--mode", "int8", "--sections", "400")),
+        ("summarizer_naive", "bench.summarizer_speed", ("--mode", "naive", "--sections", "400")),
+        ("pipeline", "bench.pipeline", ("--count", "1000")),
+        ("ingest", "bench.ingest", ("--count", "1000")),
+        ("queries", "bench.queries", ("--sizes", "10000,100000", "--repeat", "30")),
+        ("collection", "bench.collection", ("--feeds", "500")),
+        ("startup", "bench.startup", ()),
+    ]
+    if BBC.exists():
+        steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
+    if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
+        steps.append(("countries", "bench.countries", ()))
+    figures: dict[str, Any] = {}
+    for name, module, args in steps:
+        started = time.perf_counter()
+        with console.status(f"Running {name}…"):
+            figures[name] = in_child(module, *args)
+        figures[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+        console.print(f"{name}: {figures[name]['wall_seconds']} s", style="dim")
+    return figures
+
+
+def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Flatten the figures into (measure, value, baseline or note) rows."""
+    out: list[tuple[str, str, str]] = []
+    d, n, q = f.get("summarizer_default", {}), f.get("summarizer_naive", {}), f.get("summarizer_int8", {})
+    if "sections_per_second" in d and "sections_per_second" in n:
+        out.append(
+            (
+                "summarizer sections/s (default: int8 encoder)",
+                f"{q.get('sections_per_second')}",
+                f"plain encoder {d['sections_per_second']}, naive {n['sections_per_second']}",
+            )
+        )
+        out.append(
+            (
+                "  speed-up over naive use of the same model",
+                f"{q.get('sections_per_second', 0) / n['sections_per_second']:.1f}x",
+                f"plain batched {d['sections_per_second'] / n['sections_per_second']:.1f}x",
+            )
+        )
+        out.append(
+            (
+                "  peak memory MiB (int8 / plain / naive)",
+                f"{q.get('peak_rss_mb')} / {d.get('peak_rss_mb')} / {n.get('peak_rss_mb')}",
+                d.get("input", ""),
+            )
+        )
+    i = f.get("ingest", {}).get("folder", {})
+    if i:
+        out.append(
+            (
+                "sitrep ingest, folder of 1,000 files: articles/s",
+                str(i["articles_per_second_wall"]),
+                f"{i['articles_per_second_service']} inside the service; {i['input']}",
+            )
+        )
+    sf = f.get("ingest", {}).get("shared_feeds", {})
+    if sf:
+        out.append(
+            (
+                "sitrep ingest, shared feed files: files/s",
+                str(round(sf["files"] / sf["seconds_wall"], 1)),
+                f"{sf['files']} files, {sf['articles']} articles, {sf['errors']} refused with a message",
+            )
+        )
+    p = f.get("pipeline", {})
+    if "articles_per_second" in p:
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in p["stage_share"].items())
+        out.append(
+            (
+                f"pipeline, {p['articles']} articles: articles/s",
+                str(p["articles_per_second"]),
+                f"{p['seconds']} s; {shares}; peak {p['peak_rss_mb']} MiB",
+            )
+        )
+    for entry in f.get("queries", {}).get("results", []):
+        label = f"queries {entry['backend']} {entry['articles']:,}"
+        for kind in ("country", "topic", "search", "search_before_fts", "digest"):
+            out.append(
+                (
+                    f"{label}: {kind} p50 / p95 ms",
+                    f"{entry[kind]['p50_ms']} / {entry[kind]['p95_ms']}",
+                    f"loaded in {entry['load_seconds']} s",
+                )
+            )
+    c = f.get("collection", {})
+    if "full" in c:
+        out.append(
+            (
+                "collection, 500 feeds: full cycle s",
+                str(c["full"]["seconds"]),
+                f"{c['full']['new_articles']} articles, {c['full']['errors']} errors",
+            )
+        )
+        out.append(
+            (
+                "collection, 500 feeds: 304 cycle s",
+                str(c["conditional"]["seconds"]),
+                f"{c['conditional']['not_modified']} not modified",
+            )
+        )
+    s = f.get("startup", {}).get("seconds", {})
+    if s:
+        out.append(
+            (
+                "start-up: first digest shown s",
+                str(s.get("first_digest_shown")),
+                f"scheduler running {s.get('scheduler_running')} s",
+            )
+        )
+    r = f.get("rouge", {})
+    if "summarizer" in r:
+        ours, lead = r["summarizer"], r["lead3"]
+        out.append(
+            (
+                f"ROUGE-1/2/Lsum, BBC held-out ({r['articles']})",
+                f"{ours['rouge1']} / {ours['rouge2']} / {ours['rougeLsum']}",
+                f"Lead-3 {lead['rouge1']} / {lead['rouge2']} / {lead['rougeLsum']}",
+            )
+        )
+    k = f.get("countries", {})
+    if "f1" in k:
+        b = k["baseline_pycountry_names"]
+        out.append(
+            (
+                "country micro P/R/F1, Reuters",
+                f"{k['precision']} / {k['recall']} / {k['f1']}",
+                f"pycountry name list {b['precision']} / {b['recall']} / {b['f1']}",
+            )
+        )
+    t = f.get("topics", {})
+    if "micro" in t:
+        m = t["micro"]
+        out.append(
+            (
+                "topics micro P/R/F1, BBC mapped labels",
+                f"{m['precision']} / {m['recall']} / {m['f1']}",
+                f"sport+entertainment with no topic {t['sport_and_entertainment_with_no_topic']}",
+            )
+        )
+    return out
+
+
+def write(figures: dict[str, Any], console: Console) -> None:
+    """Print the table and write the JSON and the Markdown report."""
+    table = Table(title="Sitrep benchmarks", title_justify="left")
+    for column in ("measure", "value", "baseline / notes"):
+        table.add_column(column)
+    flat = rows(figures)
+    for row in flat:
+        table.add_row(*row)
+    console.print(table)
+    info = machine()
+    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": info, "figures": figures}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{COMMAND}` on {payload['when']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, "
+        f"Python {info['python']}, torch {info['packages']['torch']}, transformers {info['packages']['transformers']}.",
+        "Raw figures: `bench/results/latest.json`. Benchmarks print figures; they never fail CI.",
+        "",
+        "| measure | value | baseline / notes |",
+        "| --- | --- | --- |",
+        *(f"| {a} | {b} | {c} |" for a, b, c in flat),
+        "",
+    ]
+    REPORT.write_text("\n".join(lines))
+
+
+def main() -> None:
+    """Run, print and write everything."""
+    console = Console()
+    started = time.perf_counter()
+    figures = collect(console)
+    figures["total_wall_seconds"] = round(time.perf_counter() - started, 1)
+    write(figures, console)
+    console.print(f"Done in {figures['total_wall_seconds']} s; wrote {RESULTS} and {REPORT}.")
+
+
+if __name__ == "__main__":
+    main()

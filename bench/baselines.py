@@ -1,0 +1,45 @@
+"""Earlier implementations kept only to measure optimizations against, in the same run."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from digests.services.queries import _RELATED, ArticleBrief, _base, _brief, word_score
+from digests.store.db import Database
+from digests.store.models import Article, ArticleVector
+
+
+async def scan_search(
+    database: Database,
+    query_vector: np.ndarray,
+    text: str,
+    *,
+    guild_id: int | None,
+    limit: int = 25,
+    candidates: int = 5000,
+) -> list[ArticleBrief]:
+    """Search as first written: load the recent candidates' vectors, titles and summaries; score words in Python."""
+    base = _base(guild_id=guild_id, since=None, topic=None, country=None)
+    ids_query = base.with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(candidates)
+    async with database.sessions() as session:
+        rows = (
+            await session.execute(
+                select(ArticleVector.article_id, ArticleVector.vector, Article.title, Article.summary)
+                .join(Article, Article.id == ArticleVector.article_id)
+                .where(ArticleVector.article_id.in_(ids_query))
+            )
+        ).all()
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        words = np.array([word_score(text, f"{row[2]} {row[3] or ''}") for row in rows], dtype=np.float32)
+        matrix = np.stack([np.frombuffer(row[1], dtype=np.float16) for row in rows]).astype(np.float32)
+        meaning = matrix @ query_vector.astype(np.float32)
+        scores = 0.75 * meaning + 0.25 * words
+        keep = [i for i in np.argsort(-scores) if meaning[i] >= 0.25 or words[i] > 0][:limit]
+        chosen = {ids[i]: float(scores[i]) for i in keep}
+        articles = {
+            a.id: a for a in await session.scalars(select(Article).where(Article.id.in_(chosen)).options(*_RELATED))
+        }
+    return [_brief(articles[i], s) for i, s in chosen.items() if i in articles]
