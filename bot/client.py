@@ -40,8 +40,10 @@ class SitrepBot(commands.Bot):
 
     @property
     def topics(self) -> list[Topic]:
-        """The taxonomy, for autocompletion."""
-        return load_topics(self.settings.config_path(self.settings.tagging.topics_file))
+        """The taxonomy the tagger uses (read again when its file changes), for options and autocompletion."""
+        if self.job.enricher is None:
+            return load_topics(self.settings.config_path(self.settings.tagging.topics_file))
+        return self.job.enricher.topics.topics
 
     async def setup_hook(self) -> None:
         """Open the store, load the extensions, sync commands, and start the main job in the background."""

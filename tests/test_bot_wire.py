@@ -130,17 +130,29 @@ async def test_digest_command_defers_then_follows_up(wire: tuple[FakeDiscord, Si
 async def test_country_command_and_paging_buttons(wire: tuple[FakeDiscord, SitrepBot]) -> None:
     fake, bot = wire
     bot.settings.discord.page_size = 1
-    interaction = await fake.interact(GUILD, CHANNEL, "country", [{"type": 3, "name": "name", "value": "British"}])
+    interaction = await fake.interact(GUILD, CHANNEL, "country", [{"type": 3, "name": "name", "value": "American"}])
     (message,) = await interaction.followup(1)
-    assert message["embeds"][0]["title"] == "Latest about United Kingdom"
+    assert message["embeds"][0]["title"] == "Latest about United States"
+    assert message["embeds"][0]["footer"]["text"].startswith("Page 1 of 3")
     custom_ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
     assert "sitrep:next" in custom_ids
     read = next(c for c in custom_ids if c.startswith("sitrep:read:"))
+    turned = await fake.press(GUILD, CHANNEL, message, "sitrep:next")
+    page = await turned.answered()
+    assert page["type"] == 7  # the message is updated in place
+    assert page["data"]["embeds"][0]["footer"]["text"].startswith("Page 2 of")
     # Someone else cannot page through the invoker's results.
     stranger = await fake.press(GUILD, CHANNEL, message, "sitrep:next", user_id=MEMBER_ID)
     refused = await stranger.answered()
     assert refused["data"]["flags"] & 64
     assert "someone else" in refused["data"]["content"]
+    assert read not in [c["custom_id"] for row in page["data"]["components"] for c in row["components"]]
+    read = next(
+        c["custom_id"]
+        for row in page["data"]["components"]
+        for c in row["components"]
+        if c["custom_id"].startswith("sitrep:read:")
+    )
     opened = await fake.press(GUILD, CHANNEL, message, read)
     answer = await opened.answered()
     assert answer["type"] == 4
@@ -215,7 +227,9 @@ async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None
         "sources",
         [{"type": 1, "name": "add", "options": [{"type": 3, "name": "url", "value": "https://news.example/rss"}]}],
     )
-    assert "Source" in (await add.answered())["data"]["content"]
+    added = (await add.answered())["data"]["content"]
+    assert added.startswith("Source ")
+    source_id = int(added.split()[1])
     # The other server sees neither, and cannot remove them.
     listing = await fake.interact(OTHER_GUILD, OTHER_CHANNEL, "subscriptions")
     assert "No subscriptions yet" in (await listing.answered())["data"]["embeds"][0]["description"]
@@ -225,6 +239,20 @@ async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None
         OTHER_GUILD, OTHER_CHANNEL, "unsubscribe", [{"type": 4, "name": "subscription_id", "value": 1}]
     )
     assert "has no subscription 1" in (await remove.answered())["data"]["content"]
+    theirs = await fake.interact(
+        OTHER_GUILD,
+        OTHER_CHANNEL,
+        "sources",
+        [{"type": 1, "name": "remove", "options": [{"type": 4, "name": "source_id", "value": source_id}]}],
+    )
+    assert f"has no source {source_id}" in (await theirs.answered())["data"]["content"]
+    removed = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "sources",
+        [{"type": 1, "name": "remove", "options": [{"type": 4, "name": "source_id", "value": source_id}]}],
+    )
+    assert "removed" in (await removed.answered())["data"]["content"]
     mine = await fake.interact(GUILD, CHANNEL, "subscriptions")
     assert "Asia/Tokyo" in (await mine.answered())["data"]["embeds"][0]["description"]
     bad = await fake.interact(

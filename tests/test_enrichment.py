@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -79,16 +81,13 @@ async def test_taxonomy_change_retags_everything(sqlite_database: Database, enco
     settings = make_settings(sqlite_database.url, tagging={"topics_file": str(topics_file)})
     await ingest([str(SAMPLES / "articles")], database=sqlite_database, settings=settings)
     enricher = Enricher(settings, encoder=encoder)
-    try:
-        await summarize_pending(database=sqlite_database, enricher=enricher)
-    finally:
-        enricher.close()
+    await summarize_pending(database=sqlite_database, enricher=enricher)
     topics_file.write_text(
         '[[topic]]\nname = "geothermal"\ndescription = "Heat from the earth turned into power."\n'
         'keywords = ["geothermal", "Olkaria"]\n'
     )
-    enricher = Enricher(settings, encoder=encoder)
-    try:
+    os.utime(topics_file, ns=(1, time.time_ns() + 10**9))  # a later modification time, as an edit gives
+    try:  # the same running enricher notices the edited file
         report = await summarize_pending(database=sqlite_database, enricher=enricher)
     finally:
         enricher.close()

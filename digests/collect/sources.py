@@ -28,7 +28,7 @@ from digests.collect.parse import (
     parse_page,
 )
 from digests.collect.sectionize import Sectionizer
-from digests.errors import ConfigError, FetchError, SitrepError, SourceError
+from digests.errors import ConfigError, SitrepError, SourceError
 from digests.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,3 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def _host(url: str) -> str:
     return urlsplit(url).hostname or url
-
-
-__all__ = ["FetchError", "ReadResult", "Reader", "SourceSpec", "infer_kind", "is_url", "load_source_specs"]

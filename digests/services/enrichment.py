@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
@@ -49,13 +48,22 @@ class Enricher:
         self.countries = CountryTagger(max_countries=settings.tagging.max_countries)
         self.sectionizer = Sectionizer(settings.sections)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sitrep-model")
+        self._topics: TopicTagger | None = None
+        self._topics_stamp = 0
 
-    @cached_property
+    @property
     def topics(self) -> TopicTagger:
-        """The topic tagger over the taxonomy file (read on first use)."""
+        """The topic tagger over the taxonomy file, read again whenever the file changes."""
         tagging = self.settings.tagging
-        topics = load_topics(self.settings.config_path(tagging.topics_file))
-        return TopicTagger(topics, self.encoder, threshold=tagging.topic_threshold, max_topics=tagging.max_topics)
+        path = self.settings.config_path(tagging.topics_file)
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        if self._topics is None or self._topics_stamp != stamp:
+            topics = load_topics(path)
+            self._topics = TopicTagger(
+                topics, self.encoder, threshold=tagging.topic_threshold, max_topics=tagging.max_topics
+            )
+            self._topics_stamp = stamp
+        return self._topics
 
     @property
     def tags_version(self) -> str:

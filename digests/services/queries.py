@@ -114,15 +114,16 @@ async def _word_hits(session: Any, backend: str, text_query: str, limit: int) ->
         return []
     if backend == "sqlite":
         statement = text(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query ORDER BY bm25(articles_fts) LIMIT :limit"
+            # Newest matches first: FTS5 walks rowids backwards cheaply, where bm25 would rank every match.
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query ORDER BY rowid DESC LIMIT :limit"
         )
         rows = await session.execute(statement, {"query": " OR ".join(f'"{w}"' for w in words), "limit": limit})
     else:
-        # Ranking every match with ts_rank is slow when the words are common; recency orders the hits
-        # and the words are scored again, on these few, in Python.
+        # Ranking every match with ts_rank is slow when the words are common; the newest matches come
+        # first (the planner walks the primary key backwards, or the GIN index when words are rare) and
+        # the words are scored again, on these few, in Python.
         statement = text(
-            "SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :query) "
-            "ORDER BY ready_at DESC NULLS LAST LIMIT :limit"
+            "SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :query) ORDER BY id DESC LIMIT :limit"
         )
         rows = await session.execute(statement, {"query": " | ".join(words), "limit": limit})
     return [row[0] for row in rows]
