@@ -7,7 +7,7 @@ import tomllib
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
@@ -52,7 +52,11 @@ class CountryScore:
 
 
 def _key(words: list[str]) -> str:
-    text = " ".join(words)
+    return _fold(" ".join(words))
+
+
+@lru_cache(maxsize=65536)
+def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.casefold().replace("’", "'")
@@ -107,6 +111,9 @@ def find_mentions(text: str) -> list[tuple[str, str, int]]:
     index = 0
     while index < len(tokens):
         matched = 0
+        if not capitals and not tokens[index][0][0].isupper():
+            index += 1  # every name starts with a capital, so a lower-case word starts none
+            continue
         for size in range(min(_MAX_WORDS, len(tokens) - index), 0, -1):
             words = [w for w, _ in tokens[index : index + size]]
             if size > 1 and not _adjacent(text, tokens, index, size):
