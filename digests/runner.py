@@ -8,6 +8,8 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from typing import Any
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -183,12 +185,18 @@ class MainJob:
             log.exception("Digest for subscription %d failed", subscription_id)
 
 
+def _front_door(name: str) -> Callable[..., Any]:
+    """Return a front door registered under the ``sitrep.front_doors`` entry points (the bot is one)."""
+    for entry in entry_points(group="sitrep.front_doors"):
+        if entry.name == name:
+            return entry.load()
+    raise SitrepError(f"the {name} front door is not installed (reinstall Sitrep with `make run`)")
+
+
 async def run_forever(settings: Settings, *, console: Console) -> None:
     """Run the main job until Ctrl-C or SIGTERM; with a Discord token, run it inside the bot."""
     if settings.discord_token is not None and settings.discord_token.get_secret_value():
-        from bot.client import run_bot
-
-        await run_bot(settings, console=console)
+        await _front_door("discord")(settings, console=console)
         return
     job = MainJob(settings, console=console)
     stop = asyncio.Event()
