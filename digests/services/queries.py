@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, or_, select, text
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from digests.errors import NotFoundError
+from digests.store import repo
 from digests.store.db import Database
 from digests.store.models import GLOBAL_SCOPE, Article, ArticleCountry, ArticleTopic, ArticleVector, Source
 
@@ -107,28 +107,6 @@ def word_score(query: str, text: str) -> float:
     return len(words & found) / len(words)
 
 
-async def _word_hits(session: Any, backend: str, text_query: str, limit: int) -> list[int]:
-    """Return the ids of articles whose title or summary has any of the query's words, from the full-text index."""
-    words = [w for w in dict.fromkeys(_WORD.findall(text_query.casefold())) if len(w) > 1][:12]
-    if not words:
-        return []
-    if backend == "sqlite":
-        statement = text(
-            # Newest matches first: FTS5 walks rowids backwards cheaply, where bm25 would rank every match.
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query ORDER BY rowid DESC LIMIT :limit"
-        )
-        rows = await session.execute(statement, {"query": " OR ".join(f'"{w}"' for w in words), "limit": limit})
-    else:
-        # Ranking every match with ts_rank is slow when the words are common; the newest matches come
-        # first (the planner walks the primary key backwards, or the GIN index when words are rare) and
-        # the words are scored again, on these few, in Python.
-        statement = text(
-            "SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :query) ORDER BY id DESC LIMIT :limit"
-        )
-        rows = await session.execute(statement, {"query": " | ".join(words), "limit": limit})
-    return [row[0] for row in rows]
-
-
 async def search(
     database: Database,
     query_vector: np.ndarray | None,
@@ -157,7 +135,7 @@ async def search(
                 similarity = matrix.astype(np.float32) @ query_vector.astype(np.float32)
                 best = np.argsort(-similarity)[: limit * 4]
                 meaning = {rows[i][0]: float(similarity[i]) for i in best if similarity[i] >= 0.25}
-        hits = await _word_hits(session, database.backend, text_query, limit * 8)
+        hits = await repo.full_text_hits(text_query, backend=database.backend, limit=limit * 8, session=session)
         if hits:
             allowed = base.with_only_columns(Article.id).where(Article.id.in_(hits))
             hits = list(await session.scalars(allowed))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -234,3 +235,28 @@ async def digest_candidates(
         scoped = select(Source.id).where(Source.guild_id.in_([GLOBAL_SCOPE, guild_id]))
         query = query.where(or_(Article.source_id.is_(None), Article.source_id.in_(scoped)))
     return list(await session.scalars(query))
+
+
+_SEARCH_WORD = re.compile(r"\w+")
+
+
+async def full_text_hits(text_query: str, *, backend: str, limit: int, session: AsyncSession) -> list[int]:
+    """Return ids of articles whose title or summary has any of the query's words, newest first, from the index."""
+    words = [w for w in dict.fromkeys(_SEARCH_WORD.findall(text_query.casefold())) if len(w) > 1][:12]
+    if not words:
+        return []
+    if backend == "sqlite":
+        # Newest matches first: FTS5 walks rowids backwards cheaply, where bm25 would rank every match.
+        statement = text(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query ORDER BY rowid DESC LIMIT :limit"
+        )
+        rows = await session.execute(statement, {"query": " OR ".join(f'"{w}"' for w in words), "limit": limit})
+    else:
+        # Ranking every match with ts_rank is slow when the words are common; the newest matches come
+        # first (the planner walks the primary key backwards, or the GIN index when words are rare) and
+        # the caller scores the words again on these few.
+        statement = text(
+            "SELECT id FROM articles WHERE search_vector @@ to_tsquery('english', :query) ORDER BY id DESC LIMIT :limit"
+        )
+        rows = await session.execute(statement, {"query": " | ".join(words), "limit": limit})
+    return [row[0] for row in rows]
