@@ -6,7 +6,7 @@ from typing import Any
 
 import discord
 
-from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE, discord_messages
+from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE
 from digests.render.safe import cut, safe
 from digests.services.queries import ArticleBrief, ArticleDetail
 from digests.tagging.countries import country_name
@@ -52,6 +52,3 @@ def article_embed(detail: ArticleDetail) -> discord.Embed:
     if brief.when:
         embed.timestamp = brief.when
     return embed
-
-
-__all__ = ["article_embed", "discord_messages", "embeds_of", "results_embed"]

@@ -54,12 +54,10 @@ class TerminalSender:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.count = 0
 
     async def send(self, payload: dict[str, Any], *, nonce: str) -> str:
         """Print the message's embeds."""
         print_messages(self.console, [payload])
-        self.count += 1
         return f"terminal-{nonce}"
 
 

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import aiohttp
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 from sqlalchemy import select
@@ -139,7 +140,7 @@ class MainJob:
             subscriptions = list(await session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
         wanted = {s.id for s in subscriptions}
         for subscription_id in set(self._signatures) - wanted:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(f"digest:{subscription_id}")
             del self._signatures[subscription_id]
         for subscription in subscriptions:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from digests.collect.sectionize import split_sentences
+from digests.render.safe import cut
 
 FIELD_LIMIT = 1024
 """A Discord embed field holds at most this many characters; every section summary fits one."""
@@ -59,15 +60,6 @@ def sentences_of(text: str) -> list[str]:
         if paragraph:
             result.extend(split_sentences(paragraph))
     return result
-
-
-def cut(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters at a word boundary, with an ellipsis when anything was cut."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:") + "…"
 
 
 def join_within(sentences: Sequence[str], limit: int = FIELD_LIMIT) -> str:

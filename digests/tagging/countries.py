@@ -207,9 +207,6 @@ class CountryTagger:
         return [c for c in ranked if c.score >= floor][: self.max_countries]
 
 
-_US_ONLY_CUES = frozenset({"US"})
-
-
 def _resolve(code: str, codes: set[str]) -> str:
     """Settle ambiguous names from the article's other places: Georgia next to U.S. places is the state."""
     if code == "GE" and "US" in codes:
