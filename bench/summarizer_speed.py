@@ -15,8 +15,9 @@ import numpy as np
 from bench.common import peak_rss_mb
 from bench.corpus import articles
 from digests.collect.sectionize import Sectionizer
+from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
-from digests.summarize import SectionInput, SentenceEncoder
+from digests.summarize import SectionInput
 from digests.summarize.extractive import ExtractiveSummarizer
 
 

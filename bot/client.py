@@ -11,9 +11,10 @@ from rich.console import Console
 
 from bot.sender import ChannelSender
 from bot.tree import SitrepTree
-from digests.runner import MainJob
+from digests.app import App
+from digests.kinds import TargetKind
 from digests.settings import Settings
-from digests.tagging.topics import Topic, load_topics
+from digests.tagging.topics import Topic, current_topics
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ EXTENSIONS = ("bot.exts.digests", "bot.exts.queries", "bot.exts.admin")
 
 
 class SitrepBot(commands.Bot):
-    """Runs the main job (scheduler, models, database) and answers slash commands over the same services."""
+    """A front door over the app: answers slash commands and delivers channel digests."""
 
     def __init__(self, settings: Settings, *, console: Console | None = None, **options: object) -> None:
         intents = discord.Intents.none()
@@ -35,19 +36,26 @@ class SitrepBot(commands.Bot):
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
-        self.job = MainJob(settings, console=console or Console(), channel_sender=lambda cid: ChannelSender(self, cid))
+        self.console = console or Console()
+        self._app: App | None = None
         self._begin: asyncio.Task[None] | None = None
 
     @property
+    def app(self) -> App:
+        """The app the commands run over; there from ``setup_hook`` on."""
+        if self._app is None:
+            raise RuntimeError("the bot has not been set up")
+        return self._app
+
+    @property
     def topics(self) -> list[Topic]:
-        """The taxonomy the tagger uses (read again when its file changes), for options and autocompletion."""
-        if self.job.enricher is None:
-            return load_topics(self.settings.config_path(self.settings.tagging.topics_file))
-        return self.job.enricher.topics.topics
+        """The taxonomy (read again when its file changes), for options and autocompletion."""
+        return current_topics(self.settings.config_path(self.settings.tagging.topics_file))
 
     async def setup_hook(self) -> None:
-        """Open the store, load the extensions, sync commands, and start the main job in the background."""
-        await self.job.open()
+        """Open the app, load the extensions, sync commands, and start the scheduled jobs in the background."""
+        self._app = await App.open(self.settings, console=self.console)
+        self._app.senders.register(TargetKind.CHANNEL, lambda target: ChannelSender(self, int(target)))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         guild_id = self.settings.discord.dev_guild_id
@@ -58,19 +66,21 @@ class SitrepBot(commands.Bot):
         else:
             synced = await self.tree.sync()
         log.info("Synced %d slash command(s) %s", len(synced), f"to server {guild_id}" if guild_id else "globally")
-        self._begin = asyncio.create_task(self._run_job(), name="sitrep-main-job")
+        self._begin = asyncio.create_task(self._start_app(self._app), name="sitrep-app")
 
-    async def _run_job(self) -> None:
+    @staticmethod
+    async def _start_app(app: App) -> None:
         try:
-            await self.job.begin()
+            await app.start()
         except Exception:
-            log.exception("The main job could not start")
+            log.exception("The scheduled jobs could not start")
 
     async def close(self) -> None:
-        """Stop the main job, then disconnect."""
+        """Stop the app, then disconnect."""
         if self._begin is not None and not self._begin.done():
             self._begin.cancel()
-        await self.job.stop()
+        if self._app is not None:
+            await self._app.close()
         await super().close()
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import discord
 
 from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE
-from digests.render.safe import cut, safe
-from digests.services.queries import ArticleBrief, ArticleDetail
+from digests.render.safe import safe
+from digests.services.queries import ArticleRecord
 from digests.tagging.countries import country_name
+from digests.text import cut
 
 
 def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
@@ -17,7 +18,7 @@ def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
 
 
-def brief_line(brief: ArticleBrief) -> str:
+def brief_line(brief: ArticleRecord) -> str:
     """Return one result as a line: linked title, source, countries, and when."""
     title = safe(brief.title)
     linked = f"[{cut(title, 200)}]({brief.url})" if brief.url and brief.url.startswith("http") else cut(title, 200)
@@ -27,7 +28,7 @@ def brief_line(brief: ArticleBrief) -> str:
     return f"**{brief.id}.** {linked}\n{safe(brief.source)}{where}{when}\n{summary}"
 
 
-def results_embed(title: str, briefs: list[ArticleBrief], *, page: int, pages: int, total: int) -> discord.Embed:
+def results_embed(title: str, briefs: list[ArticleRecord], *, page: int, pages: int, total: int) -> discord.Embed:
     """Return one page of results as an embed."""
     lines = [brief_line(b) for b in briefs]
     description = "\n\n".join(lines) if lines else "Nothing matched."
@@ -36,15 +37,17 @@ def results_embed(title: str, briefs: list[ArticleBrief], *, page: int, pages: i
     return embed
 
 
-def article_embed(detail: ArticleDetail) -> discord.Embed:
+def article_embed(brief: ArticleRecord) -> discord.Embed:
     """Return every section summary of one article."""
-    brief = detail.brief
     embed = discord.Embed(title=cut(safe(brief.title), TITLE), color=COLOR)
     if brief.url and brief.url.startswith("http"):
         embed.url = brief.url
-    for heading, summary in detail.sections[:25]:
+    for section in brief.sections[:25]:
+        summary = section.summary or section.text
         embed.add_field(
-            name=cut(safe(heading or "In brief"), 256), value=cut(safe(summary) or "…", FIELD_VALUE), inline=False
+            name=cut(safe(section.heading or "In brief"), 256),
+            value=cut(safe(summary) or "…", FIELD_VALUE),
+            inline=False,
         )
     countries = ", ".join(country_name(c) for c in brief.countries[:6])
     footer = " | ".join(part for part in (brief.source, countries, " · ".join(brief.topics)) if part)

@@ -8,16 +8,16 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.render import article_embed, results_embed
-from digests.services.queries import ArticleBrief, ArticleDetail
+from digests.services.queries import ArticleRecord
 
-Loader = Callable[[int], Awaitable[ArticleDetail]]
+Loader = Callable[[int], Awaitable[ArticleRecord]]
 
 
 class ResultsPaginator(discord.ui.View):
     """Shows results a page at a time, with a Read button per result on the page."""
 
     def __init__(
-        self, *, owner_id: int, title: str, briefs: list[ArticleBrief], page_size: int, load: Loader, timeout: float
+        self, *, owner_id: int, title: str, briefs: list[ArticleRecord], page_size: int, load: Loader, timeout: float
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id

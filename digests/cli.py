@@ -17,10 +17,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from digests.app import Resources
 from digests.errors import SitrepError
 from digests.settings import Settings, get_settings
-from digests.store import repo
-from digests.store.db import Database, open_database
 
 T = TypeVar("T")
 
@@ -68,15 +67,15 @@ def main_options(
     ctx.obj = {"settings": settings}
 
 
-def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the database (applying migrations), run ``work`` on it, and close it; errors exit 1."""
+def run_with_resources(settings: Settings, work: Callable[[Resources], Awaitable[T]]) -> T:
+    """Open the resources (applying migrations), run ``work`` with them, and close them; errors exit 1."""
 
     async def runner() -> T:
-        database = await open_database(settings.database_url)
+        resources = await Resources.open(settings)
         try:
-            return await work(database)
+            return await work(resources)
         finally:
-            await database.dispose()
+            await resources.close()
 
     try:
         return asyncio.run(runner())
@@ -131,7 +130,7 @@ def ingest(
         settings = settings.model_copy(
             update={"collect": settings.collect.model_copy(update={"fetch_full_text": full_text})}
         )
-    report = run_with_database(settings, lambda db: ingest_targets(targets, database=db, settings=settings))
+    report = run_with_resources(settings, lambda r: ingest_targets(targets, database=r.database, settings=settings))
     _print_report(report, as_json=as_json, title="Ingested")
 
 
@@ -145,11 +144,11 @@ def collect(
 
     settings = _settings(ctx)
 
-    async def work(database: Database) -> Any:
-        await sync_sources(database=database, settings=settings)
-        return await collect_due_sources(database=database, settings=settings)
+    async def work(resources: Resources) -> Any:
+        await sync_sources(database=resources.database, settings=settings)
+        return await collect_due_sources(database=resources.database, settings=settings)
 
-    report = run_with_database(settings, work)
+    report = run_with_resources(settings, work)
     _print_report(report, as_json=as_json, title="Collected")
 
 
@@ -159,16 +158,10 @@ def sources_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the sources as a JSON array.")] = False,
 ) -> None:
     """Show each source with its kind, last fetch, failures and state."""
-    from digests.services.collection import sync_sources
+    from digests.services.collection import list_sources
 
     settings = _settings(ctx)
-
-    async def work(database: Database) -> list[Any]:
-        await sync_sources(database=database, settings=settings)
-        async with database.sessions() as session:
-            return await repo.list_sources(session=session)
-
-    sources = run_with_database(settings, work)
+    sources = run_with_resources(settings, lambda r: list_sources(database=r.database, settings=settings))
     if as_json:
         rows = [
             {
@@ -282,18 +275,12 @@ def summarize_pending_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sections or articles per batch.")] = 64,
 ) -> None:
     """Summarize and tag every stored section and article that needs it."""
-    from digests.services.enrichment import Enricher, summarize_pending
+    from digests.services.enrichment import summarize_pending
 
     settings = _settings(ctx)
-
-    async def work(database: Database) -> Any:
-        enricher = Enricher(settings)
-        try:
-            return await summarize_pending(database=database, enricher=enricher, batch_size=batch_size)
-        finally:
-            enricher.close()
-
-    report = run_with_database(settings, work)
+    report = run_with_resources(
+        settings, lambda r: summarize_pending(database=r.database, enricher=r.models, batch_size=batch_size)
+    )
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     else:
@@ -335,13 +322,13 @@ def digest(
     from digests.schedule import check_timezone, parse_since
     from digests.services.digests import digest_now
     from digests.tagging.countries import resolve_country
-    from digests.tagging.topics import load_topics, resolve_topic
+    from digests.tagging.topics import current_topics, resolve_topic
 
     settings = _settings(ctx)
     try:
         check_timezone(timezone)
         now = datetime.now(UTC)
-        taxonomy = load_topics(settings.config_path(settings.tagging.topics_file)) if topic else []
+        taxonomy = current_topics(settings.config_path(settings.tagging.topics_file)) if topic else []
         filters = DigestFilters(
             since=parse_since(since, now),
             until=now,
@@ -352,7 +339,7 @@ def digest(
     except SitrepError as error:
         errors.print(f"[red]Error:[/] {error}")
         raise typer.Exit(2) from error
-    built = run_with_database(settings, lambda db: digest_now(db, filters, timezone=timezone))
+    built = run_with_resources(settings, lambda r: digest_now(r.database, filters, timezone=timezone))
     if output is DigestFormat.discord:
         sys.stdout.write(json.dumps(discord_messages(built), ensure_ascii=False, indent=2) + "\n")
     elif output is DigestFormat.markdown:
@@ -368,7 +355,7 @@ def digest(
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the main job: apply migrations, load the sources, and collect on schedule until Ctrl-C."""
-    from digests.runner import run_forever
+    from digests.app import run_forever
 
     settings = _settings(ctx)
     try:

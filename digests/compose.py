@@ -8,10 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from digests.store import repo
-from digests.store.models import Article
+from digests.store.records import ArticleRecord
 
 OTHER = "Other news"
 
@@ -91,25 +88,25 @@ class Digest:
         return max(self.matched - self.shown, 0)
 
 
-def _item(article: Article) -> DigestItem:
+def _item(article: ArticleRecord) -> DigestItem:
     return DigestItem(
         article_id=article.id,
         title=article.title,
         url=article.url,
-        source=article.source.name if article.source is not None else article.source_name,
+        source=article.source,
         published_at=article.published_at,
         ready_at=article.ready_at,
-        countries=[c.code for c in article.countries],
-        topics=[t.topic for t in article.topics],
-        summary=article.summary or "",
-        sections=[SectionLine(s.heading, s.summary or "") for s in article.sections if s.summary],
+        countries=list(article.countries),
+        topics=list(article.topics),
+        summary=article.summary,
+        sections=[SectionLine(s.heading, s.summary) for s in article.sections if s.summary],
     )
 
 
-def _salience(article: Article, until: datetime) -> float:
+def _salience(article: ArticleRecord, until: datetime) -> float:
     """Score relevance and freshness: the best topic score plus a day-long half-life on age."""
-    topic = max((t.score for t in article.topics), default=0.3)
-    when = article.published_at or article.ready_at or until
+    topic = article.topic_score if article.topic_score is not None else 0.3
+    when = article.when or until
     age_hours = max((until - when).total_seconds() / 3600, 0.0)
     return topic + math.pow(0.5, age_hours / 24)
 
@@ -117,14 +114,14 @@ def _salience(article: Article, until: datetime) -> float:
 _TITLE_NOISE = re.compile(r"[^\w]+")
 
 
-def _story_keys(article: Article) -> list[str]:
+def _story_keys(article: ArticleRecord) -> list[str]:
     keys = [f"title:{_TITLE_NOISE.sub(' ', article.title).strip().casefold()}"]
     if article.url and article.url.startswith(("http://", "https://")):
         keys.append(f"url:{article.url}")
     return keys
 
 
-def merge_syndicated(articles: list[Article], until: datetime) -> list[DigestItem]:
+def merge_syndicated(articles: list[ArticleRecord], until: datetime) -> list[DigestItem]:
     """Fold copies of one story from several sources into one item that names the others."""
     ranked = sorted(articles, key=lambda a: (-_salience(a, until), a.id))
     items: list[DigestItem] = []
@@ -132,7 +129,7 @@ def merge_syndicated(articles: list[Article], until: datetime) -> list[DigestIte
     for article in ranked:
         keys = _story_keys(article)
         existing = next((seen[k] for k in keys if k in seen), None)
-        source = article.source.name if article.source is not None else article.source_name
+        source = article.source
         if existing is not None:
             if source != existing.source and source not in existing.also_reported_by:
                 existing.also_reported_by.append(source)
@@ -154,18 +151,10 @@ def group_items(items: list[DigestItem], topics: tuple[str, ...]) -> list[Digest
     return [DigestGroup(topic, members) for topic, members in ordered]
 
 
-async def build_digest(
-    filters: DigestFilters, *, session: AsyncSession, title: str = "Sitrep briefing", timezone: str = "UTC"
+def compose_digest(
+    articles: list[ArticleRecord], filters: DigestFilters, *, title: str = "Sitrep briefing", timezone: str = "UTC"
 ) -> Digest:
-    """Compose the digest for ``filters``; reads the store, never touches Discord."""
-    articles = await repo.digest_candidates(
-        since=filters.since,
-        until=filters.until,
-        topics=filters.topics,
-        countries=filters.countries,
-        guild_id=filters.guild_id,
-        session=session,
-    )
+    """Compose the digest of ``filters`` from the candidate articles the store returned for it."""
     items = merge_syndicated(articles, filters.until)
     counts = Counter((item.topics[0] if item.topics else OTHER) for item in items)
     shown = sorted(items, key=lambda i: -i.score)[: filters.max_items]

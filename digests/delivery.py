@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ import aiohttp
 from rich.console import Console
 
 from digests.errors import SitrepError
+from digests.kinds import TargetKind
 from digests.render.terminal import print_messages
 
 log = logging.getLogger(__name__)
@@ -116,3 +118,30 @@ def _retry_after(response: aiohttp.ClientResponse, text: str) -> float:
         return float(json.loads(text).get("retry_after", 1.0))
     except (ValueError, AttributeError):
         return float(response.headers.get("Retry-After", 1.0))
+
+
+TargetSender = Callable[[str], Sender]
+
+_MISSING = {
+    TargetKind.CHANNEL: "digests to a Discord channel need the bot: set SITREP_DISCORD_TOKEN",
+    TargetKind.WEBHOOK: "digests to a webhook need an HTTP session; none is open",
+    TargetKind.TERMINAL: "digests to the terminal need a console; none is open",
+}
+
+
+class SenderRegistry:
+    """One sender factory per target kind; front doors register theirs (the bot registers channels)."""
+
+    def __init__(self) -> None:
+        self._factories: dict[TargetKind, TargetSender] = {}
+
+    def register(self, kind: TargetKind, factory: TargetSender) -> None:
+        """Send digests for targets of ``kind`` through ``factory(target)``."""
+        self._factories[kind] = factory
+
+    def sender(self, kind: TargetKind, target: str) -> Sender:
+        """Return the sender for one target; a SitrepError says what is missing when no factory is registered."""
+        factory = self._factories.get(kind)
+        if factory is None:
+            raise SitrepError(_MISSING.get(kind, f"no sender for {kind} targets"))
+        return factory(target)

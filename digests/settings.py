@@ -88,6 +88,8 @@ class SummarizeSettings(BaseModel):
     max_input_tokens: int = Field(default=512, ge=32)
     batch_size: int = Field(default=16, ge=1)
     section_sentences: int = Field(default=2, ge=1, le=5)
+    # A section summary is whole sentences within this many characters (a Discord embed field holds 1,024).
+    max_chars: int = Field(default=1024, ge=80)
     article_sentences: int = Field(default=3, ge=1, le=10)
     device: str = "auto"
     # Run the sentence encoder's linear layers in int8 (dynamic quantization, CPU only).

@@ -142,6 +142,6 @@ async def http_server() -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 def encoder() -> Any:
     """The bundled sentence encoder, loaded once for the whole run."""
-    from digests.summarize import SentenceEncoder
+    from digests.inference import SentenceEncoder
 
     return SentenceEncoder(int8=True)

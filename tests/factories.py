@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from digests.collect.identity import sha256
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
 from digests.store.db import Database
 from digests.store.models import Article, ArticleCountry, ArticleTopic, Section, Source
+from digests.text import sha256
 
 
 async def add_source(database: Database, name: str, guild_id: int = 0) -> int:
@@ -33,9 +36,11 @@ async def add_article(
     """Store a summarized, tagged article and return its id."""
     sections = sections or [("What's Happening?", f"{title} happened."), ("What's Next?", "More follows.")]
     async with database.sessions.begin() as session:
+        source = await session.get(Source, source_id) if source_id is not None else None
         article = Article(
             key=sha256(f"{title}|{url}|{source_id}"),
             source_id=source_id,
+            guild_id=source.guild_id if source is not None else 0,
             source_name="Direct",
             url=url,
             title=title,
@@ -58,3 +63,16 @@ async def add_article(
         session.add(article)
         await session.flush()
         return article.id
+
+
+async def count_articles(database: Database) -> int:
+    """Count the stored articles."""
+    async with database.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(Article)) or 0
+
+
+async def get_article(database: Database, article_id: int) -> Article | None:
+    """Return one stored article with its sections."""
+    async with database.sessions() as session:
+        statement = select(Article).where(Article.id == article_id).options(selectinload(Article.sections))
+        return await session.scalar(statement)

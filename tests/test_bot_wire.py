@@ -278,18 +278,18 @@ async def test_scheduled_digest_posted_through_the_bot_with_a_429(wire: tuple[Fa
     from digests.services.admin import add_subscription
 
     subscription = await add_subscription(
-        bot.job.db, bot.settings, guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC"
+        bot.app.database, bot.settings, guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC"
     )
     fake.rate_limit_next[str(CHANNEL)] = 1
     fired = datetime.now(UTC)  # as the cron job computes it: the run's scheduled time
-    await bot.job._deliver(subscription.id, fired)
+    await bot.app.deliver(subscription.id, fired)
     posted = fake.messages[str(CHANNEL)]
     assert posted
     assert posted[0]["embeds"][0]["title"].startswith("Sitrep briefing")
     attempts = [r for r in fake.requests if r == ("POST", f"/channels/{CHANNEL}/messages")]
     assert len(attempts) == len(posted) + 1  # the 429 was waited out and retried
     count = len(posted)
-    await bot.job._deliver(subscription.id, fired)  # the same window again: nothing twice
+    await bot.app.deliver(subscription.id, fired)  # the same window again: nothing twice
     assert len(fake.messages[str(CHANNEL)]) == count
 
 

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from digests.services.collection import collect_due_sources, ingest, sync_sources
 from digests.settings import Settings
-from digests.store import repo
+from digests.store import sources as source_repo
 from digests.store.db import Database
 from digests.store.models import Article, Section
 from tests.conftest import SAMPLES, SHARED_DATA, make_settings
+from tests.factories import count_articles, get_article
 from tests.httpserver import LocalServer
 
 
@@ -36,8 +37,8 @@ async def test_ingest_samples_once(database: Database) -> None:
     second = await ingest([str(SAMPLES / "articles"), str(SAMPLES / "feed.xml")], database=database, settings=settings)
     # The feed lists the same files as teasers: nothing new, nothing overwritten.
     assert (second.new, second.updated, second.unchanged) == (0, 0, 10)
+    assert await count_articles(database) == 5
     async with database.sessions() as session:
-        assert await repo.count_articles(session=session) == 5
         headings = (await session.scalars(select(Section.heading).where(Section.position == 0))).all()
         assert "What's Happening?" in headings
 
@@ -95,7 +96,8 @@ async def test_web_page(sqlite_database: Database, http_server: LocalServer) -> 
     report = await ingest([http_server.url("/page?utm_source=x")], database=sqlite_database, settings=settings)
     assert (report.new, report.errors) == (1, [])
     async with sqlite_database.sessions() as session:
-        stored = await repo.get_article((await session.scalar(select(Article.id))) or 0, session=session)
+        first = (await session.scalar(select(Article.id))) or 0
+    stored = await get_article(sqlite_database, first)
     assert stored is not None
     assert stored.title == "Port strike"
     assert stored.url == http_server.url("/page")
@@ -135,8 +137,8 @@ async def test_bad_inputs_give_clear_errors_and_keep_the_store(sqlite_database: 
     assert "HTTP 500" in report.sources[6].errors[0]
     assert "too large" in report.sources[7].errors[0]
     assert "redirect loop" in report.sources[8].errors[0]
+    assert await count_articles(sqlite_database) == 7
     async with sqlite_database.sessions() as session:
-        assert await repo.count_articles(session=session) == 7
         titles = set((await session.scalars(select(Article.title))).all())
     assert {"Kept", "Café crème"} <= titles
 
@@ -193,7 +195,7 @@ location = "local"
         assert "HTTP 503" in by_name["Down feed"].errors[0]
 
         async with database.sessions() as session:
-            sources = {s.name: s for s in await repo.list_sources(session=session)}
+            sources = {s.name: s for s in await source_repo.list_sources(session=session)}
         down, good = sources["Down feed"], sources["Good feed"]
         assert (down.failures, down.enabled) == (1, True)
         assert down.next_fetch_at - down.last_fetched_at == timedelta(minutes=20)
@@ -209,9 +211,9 @@ location = "local"
         feed_requests = [headers for path, headers in http_server.requests if path == "/rss"]
         assert feed_requests[-1].get("If-None-Match") == '"e1"'
         async with database.sessions() as session:
-            sources = {s.name: s for s in await repo.list_sources(session=session)}
+            sources = {s.name: s for s in await source_repo.list_sources(session=session)}
             assert sources["Down feed"].failures == 2
-            assert await repo.count_articles(session=session) == 6
+            assert await count_articles(database) == 6
     finally:
         await database.dispose()
 
@@ -228,7 +230,7 @@ async def test_source_disabled_after_repeated_failures(tmp_path: Path, http_serv
         for _ in range(3):
             await collect_due_sources(database=database, settings=settings, now=now)
             async with database.sessions() as session:
-                (source,) = await repo.list_sources(session=session)
+                (source,) = await source_repo.list_sources(session=session)
             now = source.next_fetch_at
         assert not source.enabled
         assert "3 failures" in (source.disabled_reason or "")

@@ -15,9 +15,9 @@ from aiohttp import web
 from rich.console import Console
 from sqlalchemy import select
 
+from digests.app import App
 from digests.delivery import SendFailed, TargetGone, WebhookSender, check_webhook_url
 from digests.errors import SitrepError
-from digests.runner import MainJob
 from digests.services.digests import (
     deliver,
     due_catch_up,
@@ -312,22 +312,22 @@ async def test_main_job_shows_the_first_digest_in_the_terminal(tmp_path: Path) -
     sources.write_text(f'[[source]]\nname = "Samples"\nlocation = "{SAMPLES / "articles"}"\n')
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'run.db'}", collect={"sources_file": str(sources)})
     output = io.StringIO()
-    job = MainJob(settings, console=Console(file=output, width=120))
+    app = await App.open(settings, console=Console(file=output, width=120))
     try:
-        await job.start()
-        assert job.scheduler.get_job("collect") is not None
-        assert job.scheduler.get_job("digest:1") is not None
+        await app.start()
+        assert app.scheduler.get_job("collect") is not None
+        assert app.scheduler.get_job("digest:1") is not None
     finally:
-        await job.stop()
+        await app.close()
     shown = output.getvalue()
     assert "Sitrep briefing" in shown
     assert "Japan and Britain Deepen Cyber and Critical Minerals Ties" in shown
     assert "What's Happening?" in shown
     # A restart right away sends nothing twice.
     output.truncate(0)
-    job = MainJob(settings, console=Console(file=output, width=120))
+    app = await App.open(settings, console=Console(file=output, width=120))
     try:
-        await job.start()
+        await app.start()
     finally:
-        await job.stop()
+        await app.close()
     assert "Japan and Britain" not in output.getvalue()

@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from digests.inference import SentenceEncoder
 from digests.services.collection import ingest
 from digests.services.enrichment import Enricher, summarize_pending
 from digests.store.db import Database
 from digests.store.models import Article, CachedSummary, Section
-from digests.summarize import SentenceEncoder
 from tests.conftest import REPO, SAMPLES, make_settings
 
 

@@ -22,6 +22,6 @@ def test_digests_never_imports_discord_or_the_bot() -> None:
 
 def test_the_bot_is_registered_as_a_front_door() -> None:
     from bot.client import run_bot
-    from digests.runner import _front_door
+    from digests.app import front_door
 
-    assert _front_door("discord") is run_bot
+    assert front_door("discord") is run_bot

@@ -9,6 +9,7 @@ import pytest
 
 from digests.errors import NotFoundError, SitrepError
 from digests.services import admin, queries
+from digests.services.enrichment import Enricher
 from digests.store.db import Database
 from digests.store.models import ArticleVector
 from tests.conftest import make_settings
@@ -55,14 +56,14 @@ async def test_latest_search_and_detail_respect_servers(database: Database) -> N
     assert [b.title for b in on_trade] == ["Steel tariffs rise"]
 
     query = np.asarray([0.1, 0.99, 0], dtype=np.float32)
-    found = await queries.search(database, query / np.linalg.norm(query), "lithium", guild_id=1)
+    found = await queries.rank(database, query / np.linalg.norm(query), "lithium", guild_id=1)
     assert found[0].title == "Lithium mines open"
     assert "Private lithium note" not in [b.title for b in found]
-    by_words = await queries.search(database, None, "steel", guild_id=1)
+    by_words = await queries.rank(database, None, "steel", guild_id=1)
     assert [b.title for b in by_words] == ["Steel tariffs rise"]
 
     detail = await queries.article_detail(database, lithium, guild_id=1)
-    assert detail.sections[0][0] == "What's Happening?"
+    assert detail.sections[0].heading == "What's Happening?"
     with pytest.raises(NotFoundError):
         await queries.article_detail(database, hidden, guild_id=1)
 
@@ -102,5 +103,5 @@ async def test_admin_services_validate_and_isolate(database: Database) -> None:
     assert await admin.list_own_sources(database, guild_id=2) == []
     with pytest.raises(NotFoundError):
         await admin.remove_source(database, guild_id=2, source_id=source.id)
-    report = await admin.status(database, settings, summarizer="extractive (test)")
+    report = await admin.status(database, Enricher(settings))
     assert (report.sources, report.database) == (1, database.backend)

@@ -22,7 +22,8 @@ from digests.render.discord import (
     TITLE,
     embed_size,
 )
-from digests.render.safe import cut, escape_markdown, no_pings
+from digests.render.safe import escape_markdown, no_pings
+from digests.text import cut
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=3000)

@@ -9,31 +9,33 @@ from sqlalchemy import select
 
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import RawSection
-from digests.collect.sources import SourceSpec
-from digests.store import repo
+from digests.kinds import SourceKind
+from digests.services.collection import _to_store
+from digests.store import articles as repo
+from digests.store import sources as source_repo
 from digests.store.db import Database
 from digests.store.models import Article, Section, Source
+from digests.store.records import ArticleIn, SourceIn
+from tests.factories import count_articles, get_article
 
 
-def article(
-    text: str = "Body text.", *, url: str = "https://news.example/a?utm_source=rss", **kw: object
-) -> ParsedArticle:
+def article(text: str = "Body text.", *, url: str = "https://news.example/a?utm_source=rss", **kw: object) -> ArticleIn:
     values: dict[str, object] = {
         "title": "Title",
         "sections": [RawSection("What's Happening?", text), RawSection("What's Next?", "More to come.")],
         "source_name": "Example",
         "url": url,
     }
-    return ParsedArticle(**(values | kw))  # type: ignore[arg-type]
+    return _to_store(ParsedArticle(**(values | kw)))  # type: ignore[arg-type]
 
 
 async def test_store_dedupes_and_updates_in_place(database: Database) -> None:
     async with database.sessions.begin() as session:
-        assert await repo.store_articles([article()], source_id=None, session=session) == {"new": 1}
+        assert await repo.store_articles([article()], source_id=None, guild_id=0, session=session) == {"new": 1}
     async with database.sessions.begin() as session:
         # The same article again, reached through a URL with other tracking parameters.
         again = article(url="https://news.example/a?utm_medium=email#top")
-        assert await repo.store_articles([again], source_id=None, session=session) == {"unchanged": 1}
+        assert await repo.store_articles([again], source_id=None, guild_id=0, session=session) == {"unchanged": 1}
 
     async with database.sessions.begin() as session:
         sections = (await session.scalars(select(Section).order_by(Section.position))).all()
@@ -43,52 +45,56 @@ async def test_store_dedupes_and_updates_in_place(database: Database) -> None:
 
     async with database.sessions.begin() as session:
         changed = article("Body text, now corrected.")
-        assert await repo.store_articles([changed], source_id=None, session=session) == {"updated": 1}
+        assert await repo.store_articles([changed], source_id=None, guild_id=0, session=session) == {"updated": 1}
 
     async with database.sessions() as session:
         articles = (await session.scalars(select(Article))).all()
         assert len(articles) == 1
-        stored = await repo.get_article(articles[0].id, session=session)
-        assert stored is not None
-        assert [s.text for s in stored.sections] == ["Body text, now corrected.", "More to come."]
-        # Only the changed section needs a new summary; the unchanged one keeps its own.
-        assert [s.needs_summary for s in stored.sections] == [True, False]
-        assert stored.sections[1].summary == "summary of What's Next?"
-        assert stored.updated_at >= stored.collected_at
-        assert stored.updated_at.tzinfo is not None
+    stored = await get_article(database, articles[0].id)
+    assert stored is not None
+    assert [s.text for s in stored.sections] == ["Body text, now corrected.", "More to come."]
+    # Only the changed section needs a new summary; the unchanged one keeps its own.
+    assert [s.needs_summary for s in stored.sections] == [True, False]
+    assert stored.sections[1].summary == "summary of What's Next?"
+    assert stored.updated_at >= stored.collected_at
+    assert stored.updated_at.tzinfo is not None
 
 
 async def test_teaser_never_replaces_stored_text(database: Database) -> None:
     async with database.sessions.begin() as session:
-        await repo.store_articles([article("The full story, long.")], source_id=None, session=session)
+        await repo.store_articles([article("The full story, long.")], source_id=None, guild_id=0, session=session)
     async with database.sessions.begin() as session:
         teaser = article("Short teaser.", teaser=True)
-        assert await repo.store_articles([teaser], source_id=None, session=session) == {"unchanged": 1}
+        assert await repo.store_articles([teaser], source_id=None, guild_id=0, session=session) == {"unchanged": 1}
     async with database.sessions() as session:
         assert (await session.scalar(select(Article.text))).startswith("## What's Happening?\n\nThe full story")
 
 
 async def test_duplicate_entries_in_one_batch_are_stored_once(database: Database) -> None:
     async with database.sessions.begin() as session:
-        outcomes = await repo.store_articles([article("v1"), article("v2")], source_id=None, session=session)
+        outcomes = await repo.store_articles(
+            [article("v1"), article("v2")], source_id=None, guild_id=0, session=session
+        )
     assert outcomes == {"new": 1}
     async with database.sessions() as session:
-        assert await repo.count_articles(session=session) == 1
+        assert await count_articles(database) == 1
         assert "v2" in (await session.scalar(select(Article.text)))
 
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with database.sessions.begin() as session:
-            await repo.store_articles([article(published_at=datetime(2026, 1, 1))], source_id=None, session=session)
+            await repo.store_articles(
+                [article(published_at=datetime(2026, 1, 1))], source_id=None, guild_id=0, session=session
+            )
     async with database.sessions() as session:
-        assert await repo.count_articles(session=session) == 0
+        assert await count_articles(database) == 0
 
 
 async def test_times_come_back_aware_utc(database: Database) -> None:
     published = datetime(2026, 3, 1, 9, 30, tzinfo=UTC) + timedelta(hours=0)
     async with database.sessions.begin() as session:
-        await repo.store_articles([article(published_at=published)], source_id=None, session=session)
+        await repo.store_articles([article(published_at=published)], source_id=None, guild_id=0, session=session)
     async with database.sessions() as session:
         stored = await session.scalar(select(Article))
     assert stored is not None
@@ -97,18 +103,18 @@ async def test_times_come_back_aware_utc(database: Database) -> None:
 
 
 async def test_config_sources_sync_keeps_history(database: Database) -> None:
-    specs = [SourceSpec(name="A", location="https://a.example/rss", kind="feed", interval_minutes=15)]
+    specs = [SourceIn(name="A", location="https://a.example/rss", kind=SourceKind.FEED, interval_minutes=15)]
     async with database.sessions.begin() as session:
-        (source,) = await repo.sync_config_sources(specs, session=session)
+        (source,) = await source_repo.sync_config_sources(specs, session=session)
         source.failures = 2
         source.etag = '"x"'
     async with database.sessions.begin() as session:
-        (source,) = await repo.sync_config_sources(specs, session=session)
+        (source,) = await source_repo.sync_config_sources(specs, session=session)
         assert (source.failures, source.etag) == (2, '"x"')
     async with database.sessions.begin() as session:
-        await repo.sync_config_sources([], session=session)
+        await source_repo.sync_config_sources([], session=session)
     async with database.sessions() as session:
-        (stored,) = await repo.list_sources(session=session)
+        (stored,) = await source_repo.list_sources(session=session)
     assert not stored.enabled
     assert stored.disabled_reason == "no longer listed in the sources file"
 
@@ -121,10 +127,10 @@ async def test_failures_back_off_and_then_disable(database: Database) -> None:
         await session.flush()
         delays = []
         for _ in range(3):
-            repo.mark_failure(source, now, "answered HTTP 500", max_backoff_minutes=60, max_failures=3)
+            source_repo.mark_failure(source, now, "answered HTTP 500", max_backoff_minutes=60, max_failures=3)
             delays.append((source.next_fetch_at - now).total_seconds() / 60)
         assert delays == [20, 40, 60]  # base times 2^failures, capped at an hour
         assert not source.enabled
         assert "3 failures" in (source.disabled_reason or "")
     async with database.sessions() as session:
-        assert await repo.due_sources(now + timedelta(days=1), session=session) == []
+        assert await source_repo.due_sources(now + timedelta(days=1), session=session) == []

@@ -8,13 +8,15 @@ import pytest
 
 from digests.collect.parse import parse_text
 from digests.collect.sectionize import Sectionizer
+from digests.inference import ModelLoadError, SentenceEncoder
+from digests.render.discord import FIELD_VALUE as FIELD_LIMIT
 from digests.settings import SectionSettings, SummarizeSettings
-from digests.summarize import SectionInput, SentenceEncoder, article_summary
+from digests.summarize import SectionInput, article_summary
 from digests.summarize.abstractive import AbstractiveSummarizer
-from digests.summarize.base import FIELD_LIMIT, cut, join_within
-from digests.summarize.encoder import ModelLoadError
+from digests.summarize.base import join_within
 from digests.summarize.extractive import ExtractiveSummarizer
 from digests.summarize.guard import unsupported_facts
+from digests.text import cut
 from tests.conftest import SAMPLES
 from tests.models import build_causal, build_seq2seq
 

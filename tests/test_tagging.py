@@ -9,8 +9,8 @@ import pytest
 from digests.collect.parse import parse_file
 from digests.collect.sectionize import Sectionizer
 from digests.errors import ConfigError
+from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
-from digests.summarize import SentenceEncoder
 from digests.tagging.countries import CountryTagger, country_name
 from digests.tagging.topics import Topic, TopicTagger, load_topics, taxonomy_version
 from tests.conftest import REPO, SAMPLES, SHARED_DATA

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digests.text import fold_spaces, sha256
 
 _TRACKING_KEYS = frozenset(
     {
@@ -42,19 +42,6 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
 
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_for_hash(text: str) -> str:
-    """Fold case and white space so that trivially different copies hash alike."""
-    return _SPACE.sub(" ", text).strip().casefold()
-
-
-def sha256(text: str) -> str:
-    """Return the hex SHA-256 of ``text`` as UTF-8."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def article_key(*, entry_id: str | None, feed: str | None, url: str | None, text: str) -> str:
     """Return the identity of an article: its feed entry id, else its canonical URL, else its text."""
     if entry_id and feed:
@@ -62,4 +49,4 @@ def article_key(*, entry_id: str | None, feed: str | None, url: str | None, text
     canonical = canonical_url(url)
     if canonical:
         return sha256(f"url:{canonical}")
-    return sha256(f"text:{normalize_for_hash(text)}")
+    return sha256(f"text:{fold_spaces(text)}")

@@ -7,18 +7,13 @@ import unicodedata
 from dataclasses import dataclass
 
 from digests.settings import SectionSettings
+from digests.text import fold, split_sentences
 
 _MD_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*$")
 _BOLD_LINE = re.compile(r"^(\*\*|__)(?P<text>[^*_].*?)\1:?$")
 _SETEXT_RULE = re.compile(r"^(=+|-+)$")
 _LIST_ITEM = re.compile(r"^([-*•·]|\d{1,3}[.)])\s+")
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
-_SENTENCE_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
-_LAST_WORD = re.compile(r"(\S+)$")
-_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof st gen sen rep gov lt col sgt capt cmdr adm maj jr sr inc corp co ltd no vs etc approx
-    jan feb mar apr jun jul aug sep sept oct nov dec fig dept est""".split()
-)  # fmt: skip
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
@@ -33,7 +28,7 @@ class RawSection:
 
 def heading_key(line: str) -> str:
     """Fold a heading for comparison: case, quotes, punctuation and spacing do not matter."""
-    folded = unicodedata.normalize("NFKC", line).casefold().replace("’", "'").replace("‘", "'")
+    folded = fold(unicodedata.normalize("NFKC", line))
     return " ".join(re.sub(r"[^\w' ]+", " ", folded).split())
 
 
@@ -54,25 +49,6 @@ def clean_lines(text: str, boilerplate: list[re.Pattern[str]]) -> list[str]:
     return lines
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences at terminal punctuation followed by a capital or digit.
-
-    Initials ("U.S.", "J. Smith") and common abbreviations ("Mr.", "Gen.") do not end a sentence.
-    """
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_BOUNDARY.finditer(text):
-        if text[match.start()] == ".":
-            word = _LAST_WORD.search(text, start, match.start())
-            token = word.group(1).lstrip("\"'“‘(") if word else ""
-            if token.casefold() in _ABBREVIATIONS or (len(token.replace(".", "")) <= 2 and token[:1].isupper()):
-                continue
-        sentences.append(text[start : match.end()].strip())
-        start = match.end()
-    sentences.append(text[start:].strip())
-    return [sentence for sentence in sentences if sentence]
-
-
 class Sectionizer:
     """Turns cleaned article text into ordered sections, keeping headings and order."""
 
@@ -80,10 +56,6 @@ class Sectionizer:
         self.settings = settings
         self._known = {heading_key(h) for h in settings.headings}
         self._boilerplate = [re.compile(p, re.IGNORECASE) for p in settings.boilerplate]
-
-    def clean(self, text: str) -> str:
-        """Return ``text`` with white space normalized and boilerplate lines dropped."""
-        return "\n".join(clean_lines(text, self._boilerplate))
 
     def split(self, text: str, *, title: str | None = None) -> list[RawSection]:
         """Split ``text`` into sections; an article with any text gets at least one."""

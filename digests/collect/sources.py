@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from digests.collect.fetch import Fetcher, FetchResult
 from digests.collect.parse import (
@@ -29,11 +27,12 @@ from digests.collect.parse import (
 )
 from digests.collect.sectionize import Sectionizer
 from digests.errors import ConfigError, SitrepError, SourceError
+from digests.kinds import SourceKind
 from digests.settings import Settings
+from digests.tomlfile import read_entries
 
 log = logging.getLogger(__name__)
 
-SourceKind = Literal["feed", "page", "path"]
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
 
 
@@ -44,7 +43,7 @@ def is_url(location: str) -> bool:
 
 def infer_kind(location: str) -> SourceKind:
     """Guess a source's kind from its location: URLs are feeds, anything else a path."""
-    return "feed" if is_url(location) else "path"
+    return SourceKind.FEED if is_url(location) else SourceKind.PATH
 
 
 class SourceSpec(BaseModel):
@@ -66,22 +65,11 @@ def load_source_specs(path: Path, *, default_interval: float) -> list[SourceSpec
     """Read the sources file; relative paths are taken from the file's folder."""
     if not path.exists():
         return []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid TOML ({error})") from error
-    specs: list[SourceSpec] = []
-    for number, entry in enumerate(data.get("source", []), start=1):
-        entry = {"interval_minutes": default_interval, **entry}
-        try:
-            spec = SourceSpec.model_validate(entry)
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise ConfigError(f"{path}: source {number} is invalid: {problems}") from error
+    specs = read_entries(path, "source", SourceSpec, defaults={"interval_minutes": default_interval})
+    for spec in specs:
         if not is_url(spec.location):
             spec.location = str((path.parent / Path(spec.location).expanduser()).resolve())
         spec.kind = spec.kind or infer_kind(spec.location)
-        specs.append(spec)
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -134,7 +122,7 @@ class Reader:
             return result
         if not fetched.body.strip():
             raise SourceError(f"{url}: the answer was empty")
-        if kind == "feed" or (kind is None and self._is_feed(fetched)):
+        if kind is SourceKind.FEED or (kind is not SourceKind.PAGE and self._is_feed(fetched)):
             document = await asyncio.to_thread(
                 parse_feed,
                 fetched.body,

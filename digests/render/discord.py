@@ -7,8 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
-from digests.render.safe import cut, safe
+from digests.render.safe import safe
 from digests.tagging.countries import country_name
+from digests.text import cut
 
 TITLE = 256
 DESCRIPTION = 4096

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-ZERO_WIDTH = "\u200b"
+from digests.text import ZERO_WIDTH
+
 _MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#|/)(\w)")
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
@@ -27,18 +28,3 @@ def escape_markdown(text: str) -> str:
 def safe(text: str) -> str:
     """Return article text that can neither ping anyone nor break a message's formatting."""
     return no_pings(escape_markdown(text))
-
-
-def cut(text: str, limit: int) -> str:
-    """Cut ``text`` to at most ``limit`` characters at a word boundary, ending with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space > limit // 2:
-        head = head[:space]
-    # Never leave a dangling escape backslash or half a zero-width guard at the cut.
-    head = head.rstrip(" ,;:\\" + ZERO_WIDTH)
-    return head + "…"

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from digests.render.safe import ZERO_WIDTH
+from digests.text import ZERO_WIDTH
 
 _ESCAPED = re.compile(r"\\([\\*_~`|\[\]>#-]|\d)")
 

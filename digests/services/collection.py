@@ -5,26 +5,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy.exc import IntegrityError
 
 from digests.collect.fetch import Fetcher
 from digests.collect.parse import ParsedArticle
 from digests.collect.sources import Reader, ReadResult, load_source_specs
 from digests.errors import SitrepError
+from digests.kinds import FetchOutcome, SourceKind
 from digests.settings import Settings
-from digests.store import repo
-from digests.store.db import Database
-from digests.store.models import Source
+from digests.store import Database, IntegrityError
+from digests.store import articles as article_store
+from digests.store import sources as source_store
+from digests.store.models import GLOBAL_SCOPE, Source
+from digests.store.records import ArticleIn, SectionIn, SourceIn
 from digests.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
+
+def _to_store(article: ParsedArticle) -> ArticleIn:
+    return ArticleIn(
+        key=article.key,
+        source_name=article.source_name,
+        title=article.title,
+        text=article.text,
+        content_hash=article.content_hash,
+        sections=tuple(SectionIn(s.heading, s.text) for s in article.sections),
+        entry_id=article.entry_id,
+        url=article.url,
+        author=article.author,
+        published_at=article.published_at,
+        teaser=article.teaser,
+    )
 
 
 @dataclass(slots=True)
@@ -80,13 +95,13 @@ class CollectReport:
 
 
 async def _store(
-    database: Database, reader: Reader, read: ReadResult, report: SourceReport, *, source_id: int | None
+    database: Database, reader: Reader, read: ReadResult, report: SourceReport, *, source_id: int | None, guild_id: int
 ) -> None:
     """Fetch full text for new teasers, then store everything read, in one transaction."""
     articles: list[ParsedArticle] = read.articles
     if reader.settings.collect.fetch_full_text and any(a.teaser for a in articles):
         async with database.sessions() as session:
-            known = await repo.existing_keys((a.key for a in articles if a.teaser), session=session)
+            known = await article_store.existing_keys((a.key for a in articles if a.teaser), session=session)
         # A stored article already has its full text: its teaser is not news and must not replace it.
         report.unchanged += sum(1 for a in articles if a.teaser and a.key in known)
         articles = [a for a in articles if not (a.teaser and a.key in known)]
@@ -104,20 +119,20 @@ async def _store(
     for attempt in range(2):
         try:
             async with database.sessions.begin() as session:
-                outcomes = await repo.store_articles(articles, source_id=source_id, session=session)
+                outcomes = await article_store.store_articles(
+                    [_to_store(a) for a in articles], source_id=source_id, guild_id=guild_id, session=session
+                )
             break
         except IntegrityError:
             # Another source stored one of these articles at the same moment; the retry sees it.
             if attempt:
                 raise
-    report.new += outcomes["new"]
-    report.updated += outcomes["updated"]
-    report.unchanged += outcomes["unchanged"]
+    report.new += outcomes[FetchOutcome.NEW]
+    report.updated += outcomes[FetchOutcome.UPDATED]
+    report.unchanged += outcomes[FetchOutcome.UNCHANGED]
 
 
-async def ingest(
-    targets: Sequence[str], *, database: Database, settings: Settings, progress: Progress | None = None
-) -> CollectReport:
+async def ingest(targets: Sequence[str], *, database: Database, settings: Settings) -> CollectReport:
     """Read files, folders and URLs once each and store their articles; failures are reported, not raised."""
     started = time.perf_counter()
     report = CollectReport()
@@ -132,14 +147,12 @@ async def ingest(
                     read = await reader.read(target)
                     source_report.errors.extend(read.errors)
                     source_report.warnings.extend(read.warnings)
-                    await _store(database, reader, read, source_report, source_id=None)
+                    await _store(database, reader, read, source_report, source_id=None, guild_id=GLOBAL_SCOPE)
                 except SitrepError as error:
                     source_report.errors.append(str(error))
                 except Exception as error:
                     log.exception("Unexpected failure while ingesting %s", target)
                     source_report.errors.append(f"{target}: unexpected error ({type(error).__name__}: {error})")
-            if progress:
-                progress(target)
             return source_report
 
         report.sources = list(await asyncio.gather(*(one(target) for target in targets)))
@@ -153,8 +166,9 @@ async def sync_sources(*, database: Database, settings: Settings) -> list[Source
         settings.config_path(settings.collect.sources_file),
         default_interval=settings.collect.default_interval_minutes,
     )
+    wanted = [SourceIn(s.name, s.location, s.kind or SourceKind.PATH, s.interval_minutes, s.enabled) for s in specs]
     async with database.sessions.begin() as session:
-        return await repo.sync_config_sources(specs, session=session)
+        return await source_store.sync_config_sources(wanted, session=session)
 
 
 async def collect_source(source: Source, *, database: Database, reader: Reader, now: datetime) -> SourceReport:
@@ -163,7 +177,7 @@ async def collect_source(source: Source, *, database: Database, reader: Reader, 
     try:
         read = await reader.read(
             source.location,
-            kind=source.kind if source.kind in ("feed", "page") else None,  # type: ignore[arg-type]
+            kind=source.kind,
             name=source.name,
             etag=source.etag,
             last_modified=source.last_modified,
@@ -171,13 +185,13 @@ async def collect_source(source: Source, *, database: Database, reader: Reader, 
         report.not_modified = read.not_modified
         report.errors.extend(read.errors)
         report.warnings.extend(read.warnings)
-        await _store(database, reader, read, report, source_id=source.id)
+        await _store(database, reader, read, report, source_id=source.id, guild_id=source.guild_id)
     except SitrepError as error:
         report.errors.append(str(error))
         async with database.sessions.begin() as session:
-            stored = await repo.get_source(source.id, session=session)
+            stored = await source_store.get_source(source.id, session=session)
             if stored is not None:
-                repo.mark_failure(
+                source_store.mark_failure(
                     stored,
                     now,
                     str(error),
@@ -189,9 +203,9 @@ async def collect_source(source: Source, *, database: Database, reader: Reader, 
         log.warning("Could not collect %r: %s", source.name, error)
         return report
     async with database.sessions.begin() as session:
-        stored = await repo.get_source(source.id, session=session)
+        stored = await source_store.get_source(source.id, session=session)
         if stored is not None:
-            repo.mark_success(stored, now, etag=read.etag, last_modified=read.last_modified)
+            source_store.mark_success(stored, now, etag=read.etag, last_modified=read.last_modified)
     return report
 
 
@@ -200,13 +214,12 @@ async def collect_due_sources(
     database: Database,
     settings: Settings,
     now: datetime | None = None,
-    progress: Progress | None = None,
 ) -> CollectReport:
     """Poll every enabled source that is due; one source's failure never stops the others."""
     started = time.perf_counter()
     now = now or utcnow()
     async with database.sessions() as session:
-        sources = await repo.due_sources(now, session=session)
+        sources = await source_store.due_sources(now, session=session)
     report = CollectReport()
     if not sources:
         return report
@@ -216,10 +229,7 @@ async def collect_due_sources(
 
         async def one(source: Source) -> SourceReport:
             async with limit:
-                result = await _guard(source.name, collect_source(source, database=database, reader=reader, now=now))
-            if progress:
-                progress(source.name)
-            return result
+                return await _guard(source.name, collect_source(source, database=database, reader=reader, now=now))
 
         report.sources = list(await asyncio.gather(*(one(source) for source in sources)))
     report.seconds = time.perf_counter() - started
@@ -241,3 +251,10 @@ async def _guard(name: str, work: Awaitable[SourceReport]) -> SourceReport:
     except Exception as error:
         log.exception("Unexpected failure while collecting %r", name)
         return SourceReport(source=name, errors=[f"{name}: unexpected error ({type(error).__name__}: {error})"])
+
+
+async def list_sources(*, database: Database, settings: Settings) -> list[Source]:
+    """Sync the sources file, then return every global source with its health."""
+    await sync_sources(database=database, settings=settings)
+    async with database.sessions() as session:
+        return await source_store.list_sources(session=session)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import selectinload
 
 from digests.collect.sectionize import Sectionizer
+from digests.inference import ModelWorker, SentenceEncoder, build_encoder
 from digests.settings import Settings
-from digests.store.db import Database
-from digests.store.models import Article, ArticleCountry, ArticleTopic, ArticleVector, CachedSummary, Section
+from digests.store import Database
+from digests.store import articles as store
+from digests.store.models import Section
+from digests.store.records import SummaryIn
 from digests.store.types import utcnow
-from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_encoder, build_summarizer
-from digests.summarize.encoder import SentenceEncoder
+from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_summarizer
 from digests.tagging.countries import CountryScore, CountryTagger
-from digests.tagging.topics import TopicScore, TopicTagger, load_topics
+from digests.tagging.topics import Topic, TopicScore, TopicTagger, current_topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,26 +41,27 @@ class Enricher:
 
     def __init__(self, settings: Settings, *, encoder: SentenceEncoder | None = None) -> None:
         self.settings = settings
-        self.encoder = encoder or build_encoder(settings)
-        self.summarizer: Summarizer = build_summarizer(settings, self.encoder)
+        self.encoder = encoder or build_encoder(settings.summarize)
+        self.summarizer: Summarizer = build_summarizer(settings.summarize, self.encoder)
         self.countries = CountryTagger(max_countries=settings.tagging.max_countries)
         self.sectionizer = Sectionizer(settings.sections)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sitrep-model")
+        self._worker = ModelWorker()
         self._topics: TopicTagger | None = None
-        self._topics_stamp = 0
+
+    @property
+    def taxonomy(self) -> list[Topic]:
+        """The topics of the taxonomy file, read again whenever the file changes."""
+        return current_topics(self.settings.config_path(self.settings.tagging.topics_file))
 
     @property
     def topics(self) -> TopicTagger:
-        """The topic tagger over the taxonomy file, read again whenever the file changes."""
-        tagging = self.settings.tagging
-        path = self.settings.config_path(tagging.topics_file)
-        stamp = path.stat().st_mtime_ns if path.exists() else 0
-        if self._topics is None or self._topics_stamp != stamp:
-            topics = load_topics(path)
+        """The topic tagger over the current taxonomy."""
+        topics = self.taxonomy
+        if self._topics is None or self._topics.topics != topics:
+            tagging = self.settings.tagging
             self._topics = TopicTagger(
                 topics, self.encoder, threshold=tagging.topic_threshold, max_topics=tagging.max_topics
             )
-            self._topics_stamp = stamp
         return self._topics
 
     @property
@@ -70,9 +69,18 @@ class Enricher:
         """Identify the taggers; stored tags made by other versions are recomputed."""
         return f"{COUNTRY_TAGGER_VERSION}:{self.topics.version}"
 
+    @property
+    def summarizer_name(self) -> str:
+        """Name the summarizer in use, for status reports."""
+        return f"{self.summarizer.backend} ({self.summarizer.model_id})"
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run blocking model work on the model thread, keeping the event loop free."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        return await self._worker.run(work, *args)
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Return one unit vector per text, computed on the model thread."""
+        return await self.run(self.encoder.encode, texts)
 
     def summarize(self, sections: Sequence[SectionInput]) -> list[SectionSummary]:
         """Summarize sections (blocking)."""
@@ -88,7 +96,7 @@ class Enricher:
 
     def close(self) -> None:
         """Stop the model thread."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()
 
 
 @dataclass(slots=True)
@@ -102,7 +110,6 @@ class EnrichReport:
     seconds: float = 0.0
     summarize_seconds: float = 0.0
     tag_seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -112,63 +119,26 @@ class EnrichReport:
         return data
 
 
-def _claim(statement: Any, database: Database) -> Any:
-    # On PostgreSQL several workers share the queue; each skips rows another has claimed.
-    return statement.with_for_update(skip_locked=True) if database.backend == "postgresql" else statement
-
-
 async def _summarize_batch(database: Database, enricher: Enricher, batch_size: int, report: EnrichReport) -> int:
     key = enricher.summarizer.cache_key
     async with database.sessions.begin() as session:
-        rows = (
-            await session.execute(
-                _claim(
-                    select(Section, Article.title)
-                    .join(Article, Section.article_id == Article.id)
-                    .where(Section.needs_summary.is_(True))
-                    .order_by(Section.id)
-                    .limit(batch_size),
-                    database,
-                )
-            )
-        ).all()
+        rows = await store.claim_sections(batch_size, session=session)
         if not rows:
             return 0
-        hashes = {section.text_hash for section, _ in rows}
-        cached = {
-            c.text_hash: c
-            for c in await session.scalars(
-                select(CachedSummary).where(CachedSummary.model_key == key, CachedSummary.text_hash.in_(hashes))
-            )
-        }
+        cached = await store.cached_summaries({section.text_hash for section, _ in rows}, key, session=session)
         misses: dict[str, tuple[Section, str]] = {}
         for section, title in rows:
             if section.text_hash not in cached:
                 misses.setdefault(section.text_hash, (section, title))
         inputs = [SectionInput(s.text, s.heading, title, s.position) for s, title in misses.values()]
         summaries = await enricher.run(enricher.summarize, inputs)
-        now = utcnow()
-        for text_hash, summary in zip(misses, summaries, strict=True):
-            entry = CachedSummary(
-                text_hash=text_hash,
-                model_key=key,
-                summary=summary.summary,
-                backend=summary.backend,
-                model_id=summary.model_id,
-                fallback=summary.fallback,
-                created_at=now,
-            )
-            session.add(entry)
-            cached[text_hash] = entry
-        for section, _ in rows:
-            entry = cached[section.text_hash]
-            section.summary = entry.summary
-            section.summary_backend = entry.backend
-            section.summary_model = entry.model_id
-            section.summary_fallback = entry.fallback
-            section.summarized_at = now
-            section.needs_summary = False
-            report.fallbacks += entry.fallback
+        fresh = {
+            text_hash: SummaryIn(summary.summary, summary.backend, summary.model_id, summary.fallback)
+            for text_hash, summary in zip(misses, summaries, strict=True)
+        }
+        report.fallbacks += await store.save_section_summaries(
+            [section for section, _ in rows], cached=cached, fresh=fresh, model_key=key, now=utcnow(), session=session
+        )
         report.sections_summarized += len(rows)
         report.cache_hits += len(rows) - len(misses)
         return len(rows)
@@ -177,64 +147,36 @@ async def _summarize_batch(database: Database, enricher: Enricher, batch_size: i
 async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, report: EnrichReport) -> int:
     version = enricher.tags_version
     sentences = enricher.settings.summarize.article_sentences
-    pending = exists().where(Section.article_id == Article.id, Section.needs_summary.is_(True))
-    stale = or_(Article.needs_tagging.is_(True), Article.tags_version.is_(None), Article.tags_version != version)
-    related = (
-        selectinload(Article.sections),
-        selectinload(Article.countries),
-        selectinload(Article.topics),
-        selectinload(Article.vector),
-    )
     async with database.sessions.begin() as session:
-        articles = list(
-            await session.scalars(
-                _claim(
-                    select(Article).where(stale, ~pending).order_by(Article.id).limit(batch_size).options(*related),
-                    database,
-                )
-            )
-        )
+        articles = await store.claim_articles_to_tag(version, batch_size, session=session)
         if not articles:
             return 0
         tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles])
         now = utcnow()
         for article, found in zip(articles, tags, strict=True):
-            article.summary = article_summary([s.summary or "" for s in article.sections], sentences)
-            article.countries = [
-                ArticleCountry(code=c.code, score=c.score, rank=rank) for rank, c in enumerate(found.countries)
-            ]
-            article.topics = [
-                ArticleTopic(topic=t.name, score=t.score, rank=rank) for rank, t in enumerate(found.topics)
-            ]
-            article.needs_tagging = False
-            article.tags_version = version
-            article.ready_at = article.ready_at or now
-            vector = found.vector.astype(np.float16).tobytes()
-            if article.vector is None:
-                article.vector = ArticleVector(model_id=enricher.encoder.model_id, vector=vector)
-            else:
-                article.vector.model_id, article.vector.vector = enricher.encoder.model_id, vector
+            store.save_tags(
+                article,
+                summary=article_summary([s.summary or "" for s in article.sections], sentences),
+                countries=[(c.code, c.score) for c in found.countries],
+                topics=[(t.name, t.score) for t in found.topics],
+                version=version,
+                vector=found.vector.astype(np.float16).tobytes(),
+                model_id=enricher.encoder.model_id,
+                now=now,
+            )
         report.articles_tagged += len(articles)
         return len(articles)
 
 
-async def summarize_pending(
-    *,
-    database: Database,
-    enricher: Enricher,
-    batch_size: int = 64,
-    progress: Callable[[str, int], None] | None = None,
-) -> EnrichReport:
+async def summarize_pending(*, database: Database, enricher: Enricher, batch_size: int = 64) -> EnrichReport:
     """Summarize every section that needs it, then summarize and tag every article that needs it."""
     started = time.perf_counter()
     report = EnrichReport()
-    while done := await _summarize_batch(database, enricher, batch_size, report):
-        if progress:
-            progress("summarized sections", done)
+    while await _summarize_batch(database, enricher, batch_size, report):
+        pass
     report.summarize_seconds = time.perf_counter() - started
-    while done := await _tag_batch(database, enricher, batch_size, report):
-        if progress:
-            progress("tagged articles", done)
+    while await _tag_batch(database, enricher, batch_size, report):
+        pass
     report.seconds = time.perf_counter() - started
     report.tag_seconds = report.seconds - report.summarize_seconds
     if report.sections_summarized or report.articles_tagged:

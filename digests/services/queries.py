@@ -3,79 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import selectinload
 
 from digests.errors import NotFoundError
-from digests.store import repo
-from digests.store.db import Database
-from digests.store.models import GLOBAL_SCOPE, Article, ArticleCountry, ArticleTopic, ArticleVector, Source
+from digests.store import Database
+from digests.store import articles as store
+from digests.store.records import ArticleFilter, ArticleRecord
+
+__all__ = ["ArticleRecord", "article_detail", "latest", "rank", "search", "word_score"]
 
 _WORD = re.compile(r"\w+")
-
-
-@dataclass(slots=True, frozen=True)
-class ArticleBrief:
-    """One article in a result list."""
-
-    id: int
-    title: str
-    url: str | None
-    source: str
-    when: datetime | None
-    countries: tuple[str, ...]
-    topics: tuple[str, ...]
-    summary: str
-    score: float = 0.0
-
-
-@dataclass(slots=True, frozen=True)
-class ArticleDetail:
-    """One article with every section summary."""
-
-    brief: ArticleBrief
-    sections: tuple[tuple[str | None, str], ...]
-
-
-def _brief(article: Article, score: float = 0.0) -> ArticleBrief:
-    return ArticleBrief(
-        id=article.id,
-        title=article.title,
-        url=article.url,
-        source=article.source.name if article.source is not None else article.source_name,
-        when=article.published_at or article.ready_at,
-        countries=tuple(c.code for c in article.countries),
-        topics=tuple(t.topic for t in article.topics),
-        summary=article.summary or "",
-        score=round(score, 4),
-    )
-
-
-def _scoped(query, guild_id: int | None):
-    if guild_id is None:
-        return query.where(
-            or_(Article.source_id.is_(None), Article.source_id.in_(select(Source.id).where(Source.guild_id == 0)))
-        )
-    scoped = select(Source.id).where(Source.guild_id.in_([GLOBAL_SCOPE, guild_id]))
-    return query.where(or_(Article.source_id.is_(None), Article.source_id.in_(scoped)))
-
-
-def _base(*, guild_id: int | None, since: datetime | None, topic: str | None, country: str | None):
-    query = select(Article).where(Article.ready_at.is_not(None))
-    if since is not None:
-        query = query.where(Article.ready_at >= since)
-    if topic:
-        query = query.where(exists().where(ArticleTopic.article_id == Article.id, ArticleTopic.topic == topic))
-    if country:
-        query = query.where(exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code == country))
-    return _scoped(query, guild_id)
-
-
-_RELATED = (selectinload(Article.countries), selectinload(Article.topics), selectinload(Article.source))
 
 
 async def latest(
@@ -86,16 +27,11 @@ async def latest(
     country: str | None = None,
     since: datetime | None = None,
     limit: int = 50,
-) -> list[ArticleBrief]:
+) -> list[ArticleRecord]:
     """Return the newest ready articles on a topic and/or about a country, newest first."""
-    query = (
-        _base(guild_id=guild_id, since=since, topic=topic, country=country)
-        .order_by(Article.ready_at.desc(), Article.id.desc())
-        .limit(limit)
-        .options(*_RELATED)
-    )
+    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country)
     async with database.sessions() as session:
-        return [_brief(a) for a in await session.scalars(query)]
+        return await store.latest_articles(query, limit=limit, session=session)
 
 
 def word_score(query: str, text: str) -> float:
@@ -107,7 +43,33 @@ def word_score(query: str, text: str) -> float:
     return len(words & found) / len(words)
 
 
+class Embedder(Protocol):
+    """Whatever turns texts into unit vectors off the event loop (the enricher's models)."""
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Return one unit vector per text."""
+        ...
+
+
 async def search(
+    database: Database,
+    models: Embedder,
+    text_query: str,
+    *,
+    guild_id: int | None,
+    topic: str | None = None,
+    country: str | None = None,
+    since: datetime | None = None,
+    limit: int = 25,
+) -> list[ArticleRecord]:
+    """Search by meaning and by words: the query is embedded on the model thread, then ranked."""
+    vector = (await models.embed([text_query]))[0]
+    return await rank(
+        database, vector, text_query, guild_id=guild_id, topic=topic, country=country, since=since, limit=limit
+    )
+
+
+async def rank(
     database: Database,
     query_vector: np.ndarray | None,
     text_query: str,
@@ -118,52 +80,37 @@ async def search(
     since: datetime | None = None,
     limit: int = 25,
     candidates: int = 5000,
-) -> list[ArticleBrief]:
+) -> list[ArticleRecord]:
     """Rank articles by meaning (embedding similarity) and by words (the full-text index); best first."""
-    base = _base(guild_id=guild_id, since=since, topic=topic, country=country)
+    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country)
     async with database.sessions() as session:
         meaning: dict[int, float] = {}
         if query_vector is not None:
-            recent = base.with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(candidates)
-            rows = (
-                await session.execute(
-                    select(ArticleVector.article_id, ArticleVector.vector).where(ArticleVector.article_id.in_(recent))
-                )
-            ).all()
+            rows = await store.recent_vectors(query, limit=candidates, session=session)
             if rows:
                 matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
                 similarity = matrix.astype(np.float32) @ query_vector.astype(np.float32)
                 best = np.argsort(-similarity)[: limit * 4]
                 meaning = {rows[i][0]: float(similarity[i]) for i in best if similarity[i] >= 0.25}
-        hits = await repo.full_text_hits(text_query, backend=database.backend, limit=limit * 8, session=session)
-        if hits:
-            allowed = base.with_only_columns(Article.id).where(Article.id.in_(hits))
-            hits = list(await session.scalars(allowed))
+        hits = await store.full_text_hits(text_query, query, limit=limit * 8, session=session)
         ids = list(dict.fromkeys([*meaning, *hits]))
         if not ids:
             return []
-        texts = {
-            row[0]: f"{row[1]} {row[2] or ''}"
-            for row in await session.execute(
-                select(Article.id, Article.title, Article.summary).where(Article.id.in_(ids))
-            )
-        }
+        texts = await store.search_texts(ids, session=session)
         scores = {i: 0.75 * meaning.get(i, 0.0) + 0.25 * word_score(text_query, texts.get(i, "")) for i in ids}
         chosen = sorted(ids, key=lambda i: -scores[i])[:limit]
-        articles = {
-            a.id: a for a in await session.scalars(select(Article).where(Article.id.in_(chosen)).options(*_RELATED))
-        }
-    return [_brief(articles[i], scores[i]) for i in chosen if i in articles]
+        records = await store.records_by_id(chosen, session=session)
+    return [_scored(records[i], scores[i]) for i in chosen if i in records]
 
 
-async def article_detail(database: Database, article_id: int, *, guild_id: int | None) -> ArticleDetail:
-    """Return an article with all its section summaries; NotFoundError when it is not visible here."""
-    query = _scoped(select(Article).where(Article.id == article_id), guild_id).options(
-        *_RELATED, selectinload(Article.sections)
-    )
+def _scored(record: ArticleRecord, score: float) -> ArticleRecord:
+    return replace(record, score=round(score, 4))
+
+
+async def article_detail(database: Database, article_id: int, *, guild_id: int | None) -> ArticleRecord:
+    """Return an article with all its sections; NotFoundError when it is not visible from ``guild_id``."""
     async with database.sessions() as session:
-        article = await session.scalar(query)
-    if article is None:
+        record = await store.article_record(article_id, guild_id=guild_id, session=session)
+    if record is None:
         raise NotFoundError(f"There is no article {article_id} here.")
-    sections = tuple((s.heading, s.summary or s.text[:1000]) for s in article.sections)
-    return ArticleDetail(_brief(article), sections)
+    return record

@@ -90,13 +90,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-async def open_database(url: str, *, migrate: bool = True) -> Database:
+async def open_database(url: str) -> Database:
     """Open the database at ``url`` and apply pending migrations."""
     database = Database(url)
-    if migrate:
-        try:
-            await database.migrate()
-        except OSError as error:
-            await database.dispose()
-            raise ConfigError(f"cannot reach the database {database.describe()}: {error}") from error
+    try:
+        await database.migrate()
+    except OSError as error:
+        await database.dispose()
+        raise ConfigError(f"cannot reach the database {database.describe()}: {error}") from error
     return database

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from digests.store.types import TZDateTime, utcnow
+from digests.kinds import DeliveryStatus, Origin, SourceKind, TargetKind
+from digests.store.types import TZDateTime, str_enum, utcnow
 
 GLOBAL_SCOPE = 0
 """The guild id of sources that every server sees (those from ``config/sources.toml``)."""
@@ -40,11 +41,11 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[SourceKind] = mapped_column(str_enum(SourceKind))
     location: Mapped[str] = mapped_column(Text)
     interval_minutes: Mapped[float] = mapped_column(default=30.0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    origin: Mapped[str] = mapped_column(String(16), default="config")
+    origin: Mapped[Origin] = mapped_column(str_enum(Origin), default=Origin.CONFIG)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     last_fetched_at: Mapped[datetime | None]
@@ -69,6 +70,8 @@ class Article(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
     source_name: Mapped[str] = mapped_column(String(200))
+    # Who may see the article: its source's server, or GLOBAL_SCOPE (see store.visibility).
+    guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE, index=True)
     entry_id: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
@@ -170,8 +173,8 @@ class Subscription(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE, index=True)
     name: Mapped[str] = mapped_column(String(100))
-    # "channel" (a Discord channel id, through the bot), "webhook" (a URL) or "terminal".
-    target_kind: Mapped[str] = mapped_column(String(16))
+    # A Discord channel id (through the bot), a webhook URL, or "terminal".
+    target_kind: Mapped[TargetKind] = mapped_column(str_enum(TargetKind))
     target: Mapped[str] = mapped_column(Text)
     schedule: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -180,7 +183,7 @@ class Subscription(Base):
     max_items: Mapped[int] = mapped_column(Integer, default=10)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
-    origin: Mapped[str] = mapped_column(String(16), default="runtime")
+    origin: Mapped[Origin] = mapped_column(str_enum(Origin), default=Origin.RUNTIME)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -196,7 +199,7 @@ class Delivery(Base):
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     # pending -> sent, or failed (given up) / skipped (nothing to send)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus), default=DeliveryStatus.PENDING, index=True)
     payload: Mapped[list[dict]] = mapped_column(JSON, default=list)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     # The message being sent when the process stopped, if any: its outcome is unknown.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -38,3 +39,8 @@ class TZDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Return the current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def str_enum(enum: type[StrEnum], length: int = 16) -> Enum:
+    """Return a column type that stores a StrEnum's values as plain strings and reads them back as members."""
+    return Enum(enum, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])

@@ -8,9 +8,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from digests.inference.batching import by_length
+from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
 from digests.settings import SummarizeSettings
-from digests.summarize.base import FIELD_LIMIT, SectionInput, SectionSummary, join_within, sentences_of
-from digests.summarize.encoder import load_error, offline_mode, pick_device, quiet_transformers
+from digests.summarize.base import SectionInput, SectionSummary, join_within, sentences_of
 from digests.summarize.extractive import ExtractiveSummarizer
 from digests.summarize.guard import unsupported_facts
 
@@ -36,7 +37,8 @@ class AbstractiveSummarizer:
     def cache_key(self) -> str:
         """Identify the model and the generation parameters."""
         s = self.settings
-        return f"abstractive:{self.model_id}:{s.model_kind}:t{s.max_new_tokens}:b{s.num_beams}:i{s.max_input_tokens}"
+        parameters = f"t{s.max_new_tokens}:b{s.num_beams}:i{s.max_input_tokens}:c{s.max_chars}"
+        return f"abstractive:{self.model_id}:{s.model_kind}:{parameters}"
 
     def _load(self) -> tuple[Any, Any, str]:
         with self._lock:
@@ -82,31 +84,29 @@ class AbstractiveSummarizer:
         import torch
 
         tokenizer, model, kind = self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        outputs = [""] * len(texts)
+
+        def run(batch: list[str]) -> list[str]:
+            inputs = batch if kind == "seq2seq" else [self._prompt(tokenizer, text) for text in batch]
+            encoded = tokenizer(
+                inputs,
+                padding=True,
+                truncation=True,
+                max_length=self.settings.max_input_tokens,
+                return_tensors="pt",
+            ).to(model.device)
+            generated = model.generate(
+                **encoded,
+                max_new_tokens=self.settings.max_new_tokens,
+                num_beams=self.settings.num_beams,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+            if kind == "causal":
+                generated = generated[:, encoded["input_ids"].shape[1] :]
+            return [_SPACE.sub(" ", tokenizer.decode(ids, skip_special_tokens=True)).strip() for ids in generated]
+
         with torch.inference_mode():
-            for start in range(0, len(order), self.settings.batch_size):
-                batch = order[start : start + self.settings.batch_size]
-                inputs = [texts[i] if kind == "seq2seq" else self._prompt(tokenizer, texts[i]) for i in batch]
-                encoded = tokenizer(
-                    inputs,
-                    padding=True,
-                    truncation=True,
-                    max_length=self.settings.max_input_tokens,
-                    return_tensors="pt",
-                ).to(model.device)
-                generated = model.generate(
-                    **encoded,
-                    max_new_tokens=self.settings.max_new_tokens,
-                    num_beams=self.settings.num_beams,
-                    do_sample=False,
-                    pad_token_id=tokenizer.pad_token_id,
-                )
-                if kind == "causal":
-                    generated = generated[:, encoded["input_ids"].shape[1] :]
-                for index, ids in zip(batch, generated, strict=True):
-                    outputs[index] = _SPACE.sub(" ", tokenizer.decode(ids, skip_special_tokens=True)).strip()
-        return outputs
+            return by_length(texts, self.settings.batch_size, run)
 
     def summarize(self, sections: Sequence[SectionInput]) -> list[SectionSummary]:
         """Return a guarded abstractive summary per section, or the extractive one where the guard objects."""
@@ -114,7 +114,7 @@ class AbstractiveSummarizer:
         extractive: list[SectionSummary] | None = None
         results: list[SectionSummary] = []
         for index, (section, text) in enumerate(zip(sections, generated, strict=True)):
-            candidate = join_within(sentences_of(text), FIELD_LIMIT) if text else ""
+            candidate = join_within(sentences_of(text), self.settings.max_chars) if text else ""
             problems = unsupported_facts(candidate, section.text) if candidate else ["empty output"]
             if not problems:
                 results.append(SectionSummary(candidate, self.backend, self.model_id))

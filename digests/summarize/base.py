@@ -7,11 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from digests.collect.sectionize import split_sentences
-from digests.render.safe import cut
-
-FIELD_LIMIT = 1024
-"""A Discord embed field holds at most this many characters; every section summary fits one."""
+from digests.text import cut, split_sentences
 
 _LIST_MARKER = re.compile(r"^(?:[-*•·]|\d{1,3}[.)])\s+")
 
@@ -62,7 +58,7 @@ def sentences_of(text: str) -> list[str]:
     return result
 
 
-def join_within(sentences: Sequence[str], limit: int = FIELD_LIMIT) -> str:
+def join_within(sentences: Sequence[str], limit: int) -> str:
     """Join whole sentences while they fit in ``limit``; a first sentence that is too long is cut."""
     kept: list[str] = []
     size = 0

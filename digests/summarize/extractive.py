@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digests.summarize.base import FIELD_LIMIT, SectionInput, SectionSummary, join_within, sentences_of
-from digests.summarize.encoder import SentenceEncoder
+from digests.inference import SentenceEncoder
+from digests.summarize.base import SectionInput, SectionSummary, join_within, sentences_of
 
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 
@@ -118,9 +118,12 @@ class ExtractiveSummarizer:
 
     backend = "extractive"
 
-    def __init__(self, encoder: SentenceEncoder, *, sentences: int = 2, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self, encoder: SentenceEncoder, *, sentences: int = 2, max_chars: int = 1024, scorer: Scorer | None = None
+    ) -> None:
         self.encoder = encoder
         self.sentences = sentences
+        self.max_chars = max_chars
         self.scorer = scorer or Scorer.load()
         self.model_id = encoder.model_id
 
@@ -128,7 +131,8 @@ class ExtractiveSummarizer:
     def cache_key(self) -> str:
         """Identify encoder, scorer and sentence budget."""
         weights = self.scorer.weights.tobytes() + np.float32(self.scorer.bias).tobytes()
-        return f"extractive:{self.model_id}:s{self.sentences}:w{hashlib.sha256(weights).hexdigest()[:12]}"
+        fingerprint = hashlib.sha256(weights).hexdigest()[:12]
+        return f"extractive:{self.model_id}:s{self.sentences}:c{self.max_chars}:w{fingerprint}"
 
     def budget(self, count: int) -> int:
         """Return how many sentences a section of ``count`` sentences gets: one if short, else up to the setting."""
@@ -145,6 +149,6 @@ class ExtractiveSummarizer:
             scores = self.scorer.score(features)
             ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
             chosen = sorted(ranked[: self.budget(len(sentences))])
-            text = join_within([sentences[i] for i in chosen], FIELD_LIMIT)
+            text = join_within([sentences[i] for i in chosen], self.max_chars)
             results.append(SectionSummary(text, self.backend, self.model_id))
         return results

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from digests.text import fold
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*[\w]|\b[A-Z]\b")
@@ -15,28 +16,23 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    return text.casefold()
-
-
 def _numbers(text: str) -> set[str]:
     return {match.group(0).replace(",", "").rstrip(".") for match in _NUMBER.finditer(text)}
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[\w'.-]+", _fold(text)))
+    return set(re.findall(r"[\w'.-]+", fold(text)))
 
 
 def unsupported_facts(summary: str, source: str) -> list[str]:
     """Return the numbers and names in ``summary`` that do not occur in ``source`` (empty when faithful)."""
     problems = [f"number {n}" for n in sorted(_numbers(summary) - _numbers(source))]
     source_words = _words(source)
-    folded_source = _fold(source)
+    folded_source = fold(source)
     for match in _CAPITALISED.finditer(summary):
         word = match.group(0)
         bare = re.sub(r"['’]s$", "", word).rstrip(".")
-        key = _fold(bare)
+        key = fold(bare)
         starts_sentence = bool(_SENTENCE_START.search(summary[: match.start()]))
         if starts_sentence and key in _FUNCTION_WORDS:
             continue

@@ -16,16 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from digests.collect.sectionize import Sectionizer
+from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
 from digests.summarize.base import SectionInput
-from digests.summarize.encoder import SentenceEncoder
 from digests.summarize.extractive import FEATURES, SCORER_FILE, sentence_features
+from digests.text import fold
 
 _SPACE = re.compile(r"\s+")
-
-
-def _fold(text: str) -> str:
-    return _SPACE.sub("", text).casefold()
 
 
 def article_sections(title: str, text: str, sectionizer: Sectionizer) -> list[SectionInput]:
@@ -49,11 +46,11 @@ def build_dataset(rows: list[dict], encoder: SentenceEncoder) -> tuple[np.ndarra
     labels: list[float] = []
     for row in rows:
         sections = article_sections(row["title"], row["text"], sectionizer)
-        reference = _fold(row["reference"])
+        reference = fold(_SPACE.sub("", row["reference"]))
         split, blocks = sentence_features(sections, encoder)
         for sentences, block in zip(split, blocks, strict=True):
             features.append(block)
-            labels.extend(1.0 if _fold(sentence) in reference else 0.0 for sentence in sentences)
+            labels.extend(1.0 if fold(_SPACE.sub("", sentence)) in reference else 0.0 for sentence in sentences)
     return np.concatenate(features), np.asarray(labels, dtype=np.float32)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import pycountry
+
+from digests.text import fold
 
 _PLACES_FILE = Path(__file__).with_name("places.toml")
 
@@ -52,14 +53,7 @@ class CountryScore:
 
 
 def _key(words: list[str]) -> str:
-    return _fold(" ".join(words))
-
-
-@lru_cache(maxsize=65536)
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return text.casefold().replace("’", "'")
+    return fold(" ".join(words))
 
 
 def _split(term: str) -> list[str]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from digests.errors import ConfigError
-from digests.summarize.encoder import SentenceEncoder
+from digests.inference import SentenceEncoder
+from digests.tomlfile import read_entries
 
 
 class Topic(BaseModel):
@@ -35,23 +36,25 @@ class TopicScore:
 
 def load_topics(path: Path) -> list[Topic]:
     """Read the taxonomy file; a broken one is a ConfigError that says where."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: the topics file does not exist") from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: not valid TOML ({error})") from error
-    topics = []
-    for number, entry in enumerate(data.get("topic", []), start=1):
-        try:
-            topics.append(Topic.model_validate(entry))
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise ConfigError(f"{path}: topic {number} is invalid: {problems}") from error
+    topics = read_entries(path, "topic", Topic)
     names = [t.name.casefold() for t in topics]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: topic names must be unique")
     return topics
+
+
+@lru_cache(maxsize=8)
+def _topics_at(path: Path, stamp: int) -> tuple[Topic, ...]:
+    return tuple(load_topics(path))
+
+
+def current_topics(path: Path) -> list[Topic]:
+    """Return the taxonomy in ``path``, read again only when the file changes."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0  # load_topics says what is wrong
+    return list(_topics_at(path, stamp))
 
 
 def taxonomy_version(topics: Sequence[Topic]) -> str:

@@ -6,9 +6,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import SitrepBot
 from bot.exts.common import country_autocomplete, topic_autocomplete
-from digests.render.safe import cut, safe
+from digests.app import App
+from digests.render.safe import safe
 from digests.services import admin
+from digests.text import cut
 
 MANAGE = discord.Permissions(manage_guild=True)
 
@@ -43,12 +46,13 @@ class Admin(commands.Cog):
         guild_only=True,
     )
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: SitrepBot) -> None:
         self.bot = bot
 
     @property
-    def job(self):
-        return self.bot.job  # type: ignore[attr-defined]
+    def app(self) -> App:
+        """The app the commands run over."""
+        return self.bot.app
 
     @app_commands.command(name="subscribe", description="Post scheduled digests in a channel.")
     @app_commands.describe(
@@ -75,8 +79,8 @@ class Admin(commands.Cog):
     ) -> None:
         """Create a subscription for this server."""
         subscription = await admin.add_subscription(
-            self.job.db,
-            self.job.settings,
+            self.app.database,
+            self.app.settings,
             guild_id=_guild(interaction),
             channel_id=channel.id,
             schedule=schedule,
@@ -85,7 +89,7 @@ class Admin(commands.Cog):
             countries=_split(countries),
             max_items=max_items,
         )
-        await self.job.reconcile()
+        await self.app.subscriptions_changed()
         filters = ", ".join(subscription.topics + subscription.countries) or "everything"
         await _ephemeral(
             interaction,
@@ -101,9 +105,9 @@ class Admin(commands.Cog):
     async def unsubscribe(self, interaction: discord.Interaction, subscription_id: int) -> None:
         """Remove a subscription."""
         removed = await admin.remove_subscription(
-            self.job.db, guild_id=_guild(interaction), subscription_id=subscription_id
+            self.app.database, guild_id=_guild(interaction), subscription_id=subscription_id
         )
-        await self.job.reconcile()
+        await self.app.subscriptions_changed()
         await _ephemeral(interaction, f"Subscription {removed.id} removed; no more digests in <#{removed.target}>.")
 
     @app_commands.command(name="subscriptions", description="List this server's scheduled digests.")
@@ -112,7 +116,7 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def subscriptions(self, interaction: discord.Interaction) -> None:
         """List subscriptions."""
-        rows = await admin.list_subscriptions(self.job.db, guild_id=_guild(interaction))
+        rows = await admin.list_subscriptions(self.app.database, guild_id=_guild(interaction))
         lines = [
             f"**{s.id}** <#{s.target}> · `{s.schedule}` {s.timezone} · "
             f"{', '.join(s.topics + s.countries) or 'everything'} · max {s.max_items}"
@@ -131,7 +135,7 @@ class Admin(commands.Cog):
     ) -> None:
         """Add a source."""
         source = await admin.add_source(
-            self.job.db, self.job.settings, guild_id=_guild(interaction), url=url, interval_minutes=interval
+            self.app.database, self.app.settings, guild_id=_guild(interaction), url=url, interval_minutes=interval
         )
         await _ephemeral(
             interaction, f"Source {source.id} added: {source.name}, polled every {source.interval_minutes:g} minutes."
@@ -142,14 +146,14 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_remove(self, interaction: discord.Interaction, source_id: int) -> None:
         """Remove a source."""
-        removed = await admin.remove_source(self.job.db, guild_id=_guild(interaction), source_id=source_id)
+        removed = await admin.remove_source(self.app.database, guild_id=_guild(interaction), source_id=source_id)
         await _ephemeral(interaction, f"Source {removed.id} ({removed.name}) removed; its articles stay.")
 
     @sources.command(name="list", description="List this server's sources with their health.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_list(self, interaction: discord.Interaction) -> None:
         """List sources."""
-        rows = await admin.list_own_sources(self.job.db, guild_id=_guild(interaction))
+        rows = await admin.list_own_sources(self.app.database, guild_id=_guild(interaction))
         lines = []
         for s in rows:
             fetched = f"<t:{int(s.last_fetched_at.timestamp())}:R>" if s.last_fetched_at else "never"
@@ -169,10 +173,7 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def status(self, interaction: discord.Interaction) -> None:
         """Report status."""
-        summarizer = self.job.enricher.summarizer
-        report = await admin.status(
-            self.job.db, self.job.settings, summarizer=f"{summarizer.backend} ({summarizer.model_id})"
-        )
+        report = await admin.status(self.app.database, self.app.models)
         last = f"<t:{int(report.last_collection.timestamp())}:R>" if report.last_collection else "never"
         text = (
             f"Last collection: {last}\nArticles stored: {report.articles}\n"

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import SitrepBot
 from bot.exts.common import country_autocomplete, country_option, since_option, topic_autocomplete, topic_option
 from bot.render import embeds_of
 from digests.compose import DigestFilters
@@ -18,7 +19,7 @@ from digests.services.digests import digest_now
 class Digests(commands.Cog):
     """Digests on demand."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: SitrepBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="digest", description="Get a briefing digest of recent articles now.")
@@ -48,7 +49,7 @@ class Digests(commands.Cog):
             guild_id=interaction.guild_id,
         )
         await interaction.response.defer(ephemeral=private, thinking=True)
-        built = await digest_now(self.bot.job.db, filters)  # type: ignore[attr-defined]
+        built = await digest_now(self.bot.app.database, filters)
         for message in discord_messages(built):
             await interaction.followup.send(
                 embeds=embeds_of(message), ephemeral=private, allowed_mentions=discord.AllowedMentions.none()

@@ -6,30 +6,33 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import SitrepBot
 from bot.exts.common import country_autocomplete, country_option, since_option, topic_autocomplete, topic_option
 from bot.render import article_embed
 from bot.views import ResultsPaginator
+from digests.app import App
 from digests.services import queries
-from digests.services.queries import ArticleBrief, ArticleDetail
+from digests.services.queries import ArticleRecord
 from digests.tagging.countries import country_name
 
 
 class Queries(commands.Cog):
     """Look things up in the briefings."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: SitrepBot) -> None:
         self.bot = bot
 
     @property
-    def job(self):
-        return self.bot.job  # type: ignore[attr-defined]
+    def app(self) -> App:
+        """The app the commands run over."""
+        return self.bot.app
 
-    async def _show(self, interaction: discord.Interaction, title: str, briefs: list[ArticleBrief]) -> None:
-        settings = self.job.settings.discord
+    async def _show(self, interaction: discord.Interaction, title: str, briefs: list[ArticleRecord]) -> None:
+        settings = self.app.settings.discord
         guild_id = interaction.guild_id
 
-        async def load(article_id: int) -> ArticleDetail:
-            return await queries.article_detail(self.job.db, article_id, guild_id=guild_id)
+        async def load(article_id: int) -> ArticleRecord:
+            return await queries.article_detail(self.app.database, article_id, guild_id=guild_id)
 
         view = ResultsPaginator(
             owner_id=interaction.user.id,
@@ -51,7 +54,7 @@ class Queries(commands.Cog):
         """List the latest articles on a topic."""
         topic = topic_option(interaction, name)
         await interaction.response.defer(thinking=True)
-        briefs = await queries.latest(self.job.db, guild_id=interaction.guild_id, topic=topic)
+        briefs = await queries.latest(self.app.database, guild_id=interaction.guild_id, topic=topic)
         await self._show(interaction, f"Latest on {topic}", briefs)
 
     @app_commands.command(name="country", description="The latest articles about a country.")
@@ -62,7 +65,7 @@ class Queries(commands.Cog):
         code = country_option(name)
         assert code is not None
         await interaction.response.defer(thinking=True)
-        briefs = await queries.latest(self.job.db, guild_id=interaction.guild_id, country=code)
+        briefs = await queries.latest(self.app.database, guild_id=interaction.guild_id, country=code)
         await self._show(interaction, f"Latest about {country_name(code)}", briefs)
 
     @app_commands.command(name="search", description="Search stored articles by meaning and by words.")
@@ -84,10 +87,14 @@ class Queries(commands.Cog):
         """Search by meaning and words."""
         topic_name, code, start = topic_option(interaction, topic), country_option(country), since_option(since)
         await interaction.response.defer(thinking=True)
-        enricher = self.job.enricher
-        vector = (await enricher.run(enricher.encoder.encode, [query]))[0]
         briefs = await queries.search(
-            self.job.db, vector, query, guild_id=interaction.guild_id, topic=topic_name, country=code, since=start
+            self.app.database,
+            self.app.models,
+            query,
+            guild_id=interaction.guild_id,
+            topic=topic_name,
+            country=code,
+            since=start,
         )
         await self._show(interaction, f"Search: {query}", briefs)
 
@@ -95,7 +102,7 @@ class Queries(commands.Cog):
     @app_commands.describe(article_id="The article's number, as shown in results")
     async def article(self, interaction: discord.Interaction, article_id: app_commands.Range[int, 1]) -> None:
         """Show one article's sections."""
-        detail = await queries.article_detail(self.job.db, article_id, guild_id=interaction.guild_id)
+        detail = await queries.article_detail(self.app.database, article_id, guild_id=interaction.guild_id)
         await interaction.response.send_message(
             embed=article_embed(detail), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )

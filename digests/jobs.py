@@ -1,0 +1,108 @@
+"""The scheduled jobs: plain functions over the app's resources, each calling the services a command would."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from rich.console import Console
+
+from digests.errors import SitrepError
+from digests.schedule import parse_schedule, previous_fire_time
+from digests.services.collection import collect_due_sources
+from digests.services.digests import SenderFactory, deliver, enabled_subscriptions, get_subscription
+from digests.services.enrichment import Enricher, summarize_pending
+from digests.settings import Settings
+from digests.store import Database
+
+log = logging.getLogger(__name__)
+
+COLLECT_CHECK_SECONDS = 60
+RECONCILE_SECONDS = 60
+
+
+async def collect_and_enrich(*, database: Database, settings: Settings, models: Enricher, console: Console) -> None:
+    """Poll due sources, then summarize and tag what came in; logs rather than raises."""
+    try:
+        with console.status("Collecting sources…", spinner="dots"):
+            report = await collect_due_sources(database=database, settings=settings)
+        for source in report.sources:
+            for error in source.errors:
+                log.warning("%s", error)
+        with console.status("Summarizing and tagging…", spinner="dots"):
+            await summarize_pending(database=database, enricher=models)
+    except SitrepError as error:
+        log.error("%s", error)
+    except Exception:
+        log.exception("Collection failed; the next run will try again")
+
+
+async def deliver_window(
+    subscription_id: int, window_end: datetime, *, database: Database, settings: Settings, sender_for: SenderFactory
+) -> None:
+    """Deliver one subscription's digest for the window ending at ``window_end``; logs rather than raises."""
+    try:
+        await deliver(subscription_id, window_end, database=database, sender_for=sender_for, settings=settings)
+    except SitrepError as error:
+        log.error("Digest for subscription %d failed: %s", subscription_id, error)
+    except Exception:
+        log.exception("Digest for subscription %d failed", subscription_id)
+
+
+async def scheduled_digest(
+    subscription_id: int, *, database: Database, settings: Settings, sender_for: SenderFactory
+) -> None:
+    """Deliver the digest of the window that ends at this run's scheduled time."""
+    subscription = await get_subscription(database, subscription_id)
+    if subscription is None or not subscription.enabled:
+        return
+    now = datetime.now(UTC)
+    fired = previous_fire_time(parse_schedule(subscription.schedule, subscription.timezone), now) or now
+    await deliver_window(subscription_id, fired, database=database, settings=settings, sender_for=sender_for)
+
+
+class DigestSchedule:
+    """Keeps one cron job per enabled subscription, in its own time zone, in step with the database."""
+
+    def __init__(
+        self, scheduler: AsyncIOScheduler, database: Database, settings: Settings, job: Callable[[int], Awaitable[None]]
+    ) -> None:
+        self.scheduler = scheduler
+        self.database = database
+        self.settings = settings
+        self.job = job
+        self._signatures: dict[int, str] = {}
+
+    async def reconcile(self) -> None:
+        """Add, change and remove digest jobs so that they match the enabled subscriptions."""
+        subscriptions = await enabled_subscriptions(self.database)
+        wanted = {s.id for s in subscriptions}
+        for subscription_id in set(self._signatures) - wanted:
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(f"digest:{subscription_id}")
+            del self._signatures[subscription_id]
+        for subscription in subscriptions:
+            signature = f"{subscription.schedule}|{subscription.timezone}"
+            if self._signatures.get(subscription.id) == signature:
+                continue
+            try:
+                trigger = parse_schedule(subscription.schedule, subscription.timezone)
+            except SitrepError as error:
+                log.error("Subscription %r has an unusable schedule: %s", subscription.name, error)
+                continue
+            self.scheduler.add_job(
+                self.job,
+                trigger,
+                args=(subscription.id,),
+                id=f"digest:{subscription.id}",
+                name=f"digest {subscription.name}",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(self.settings.digest.grace_minutes * 60) or None,
+            )
+            self._signatures[subscription.id] = signature

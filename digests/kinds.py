@@ -1,0 +1,47 @@
+"""The named states Sitrep stores and passes around, as string enums (their values are what is stored)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    """What a source's location holds, which decides how it is read."""
+
+    FEED = "feed"  # an RSS/Atom/RDF feed, by URL
+    PAGE = "page"  # one web page, by URL
+    PATH = "path"  # a file or folder on this machine
+    URL = "url"  # an http(s) address whose answer decides: feed or page (sources added from Discord)
+
+
+class TargetKind(StrEnum):
+    """Where a subscription's digests go; each kind has one sender in the registry."""
+
+    TERMINAL = "terminal"
+    WEBHOOK = "webhook"
+    CHANNEL = "channel"
+
+
+class DeliveryStatus(StrEnum):
+    """Where one delivery stands: pending until every message is sent, or it is given up or had nothing."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class FetchOutcome(StrEnum):
+    """What collecting did to one article."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class Origin(StrEnum):
+    """Who made a source or subscription, and so who may change it."""
+
+    CONFIG = "config"  # config/sources.toml
+    SETTINGS = "settings"  # [[digest.subscriptions]] in the settings
+    RUNTIME = "runtime"  # a command (Discord or the command line)

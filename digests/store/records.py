@@ -1,0 +1,133 @@
+"""What goes into the store and what comes out of it as plain data, so callers never hold ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from digests.kinds import SourceKind
+
+
+@dataclass(slots=True, frozen=True)
+class SectionIn:
+    """A section to store: its heading (None when untitled) and text."""
+
+    heading: str | None
+    text: str
+
+
+@dataclass(slots=True, frozen=True)
+class ArticleIn:
+    """An article to store, as collection read it."""
+
+    key: str
+    source_name: str
+    title: str
+    text: str
+    content_hash: str
+    sections: tuple[SectionIn, ...]
+    entry_id: str | None = None
+    url: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    # A feed's short excerpt: it never replaces the full text already stored for the same article.
+    teaser: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class SourceIn:
+    """A global source as the sources file declares it."""
+
+    name: str
+    location: str
+    kind: SourceKind
+    interval_minutes: float
+    enabled: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class SectionRecord:
+    """A stored section: heading, summary (None until summarized) and text."""
+
+    heading: str | None
+    summary: str | None
+    text: str
+
+
+@dataclass(slots=True, frozen=True)
+class ArticleRecord:
+    """A stored article as every reader sees it: the one mapping from rows to results."""
+
+    id: int
+    title: str
+    url: str | None
+    source: str
+    published_at: datetime | None
+    ready_at: datetime | None
+    countries: tuple[str, ...]
+    topics: tuple[str, ...]
+    # The best topic's score, or None for an untagged article.
+    topic_score: float | None
+    summary: str
+    sections: tuple[SectionRecord, ...] = ()
+    score: float = 0.0  # a query's relevance, where the query ranks
+    guild_id: int = 0
+
+    @property
+    def when(self) -> datetime | None:
+        """Return when the article was published, or else when it became ready."""
+        return self.published_at or self.ready_at
+
+
+@dataclass(slots=True, frozen=True)
+class StoreCounts:
+    """What the store holds and what waits for work, for status reports."""
+
+    last_collection: datetime | None
+    articles: int
+    pending_sections: int
+    pending_articles: int
+    sources: int
+    failing_sources: int
+
+
+@dataclass(slots=True)
+class SectionWork:
+    """A section claimed for summarizing: its id, text and context."""
+
+    id: int
+    text: str
+    text_hash: str
+    heading: str | None
+    position: int
+    title: str
+
+
+@dataclass(slots=True)
+class ArticleWork:
+    """An article claimed for tagging: its text and its sections' summaries."""
+
+    id: int
+    title: str
+    text: str
+    section_summaries: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class ArticleFilter:
+    """Which ready articles a query may return: who asks, how recent, on what topic, about what country."""
+
+    guild_id: int | None
+    since: datetime | None = None
+    topic: str | None = None
+    country: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SummaryIn:
+    """A section summary to store, with the model that wrote it and whether the guard fell back."""
+
+    summary: str
+    backend: str
+    model_id: str
+    fallback: bool = False
