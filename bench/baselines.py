@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import select
 
-from digests.services.queries import _RELATED, ArticleBrief, _base, _brief, word_score
-from digests.store.db import Database
+from digests.services.queries import word_score
+from digests.store import Database
+from digests.store.articles import records_by_id
 from digests.store.models import Article, ArticleVector
+from digests.store.records import ArticleRecord
+from digests.store.visibility import visible_articles
 
 
 async def scan_search(
@@ -18,10 +21,14 @@ async def scan_search(
     guild_id: int | None,
     limit: int = 25,
     candidates: int = 5000,
-) -> list[ArticleBrief]:
+) -> list[ArticleRecord]:
     """Search as first written: load the recent candidates' vectors, titles and summaries; score words in Python."""
-    base = _base(guild_id=guild_id, since=None, topic=None, country=None)
-    ids_query = base.with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(candidates)
+    ids_query = (
+        select(Article.id)
+        .where(Article.ready_at.is_not(None), visible_articles(guild_id))
+        .order_by(Article.ready_at.desc())
+        .limit(candidates)
+    )
     async with database.sessions() as session:
         rows = (
             await session.execute(
@@ -39,7 +46,5 @@ async def scan_search(
         scores = 0.75 * meaning + 0.25 * words
         keep = [i for i in np.argsort(-scores) if meaning[i] >= 0.25 or words[i] > 0][:limit]
         chosen = {ids[i]: float(scores[i]) for i in keep}
-        articles = {
-            a.id: a for a in await session.scalars(select(Article).where(Article.id.in_(chosen)).options(*_RELATED))
-        }
-    return [_brief(articles[i], s) for i, s in chosen.items() if i in articles]
+        records = await records_by_id(list(chosen), session=session)
+    return [records[i] for i in chosen if i in records]

@@ -22,9 +22,10 @@ from sqlalchemy import insert, text
 
 from bench.baselines import scan_search
 from bench.common import peak_rss_mb, percentile
-from digests.compose import DigestFilters, build_digest
+from digests.compose import DigestFilters
 from digests.render.discord import discord_messages
 from digests.services import queries
+from digests.services.digests import digest_now
 from digests.store.db import Database
 from digests.store.models import Article, ArticleCountry, ArticleTopic, ArticleVector, Section
 
@@ -114,12 +115,8 @@ async def _load(database: Database, start: int, count: int) -> float:
         async with database.sessions.begin() as session:
             for name, model in tables:
                 await session.execute(insert(model), rows[name])
-    if database.backend == "postgresql":
-        async with database.engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
-    else:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("ANALYZE"))
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
 
@@ -140,13 +137,12 @@ async def measure(database: Database, repeat: int) -> dict:
     results = {
         "country": await _time(lambda: queries.latest(database, guild_id=None, country="JP"), repeat),
         "topic": await _time(lambda: queries.latest(database, guild_id=None, topic="energy"), repeat),
-        "search": await _time(lambda: queries.search(database, vector, "steel tariffs", guild_id=None), repeat),
+        "search": await _time(lambda: queries.rank(database, vector, "steel tariffs", guild_id=None), repeat),
         "search_before_fts": await _time(lambda: scan_search(database, vector, "steel tariffs", guild_id=None), repeat),
     }
 
     async def digest() -> None:
-        async with database.sessions() as session:
-            built = await build_digest(DigestFilters(since=NOW - timedelta(hours=24), until=NOW), session=session)
+        built = await digest_now(database, DigestFilters(since=NOW - timedelta(hours=24), until=NOW))
         discord_messages(built)
 
     results["digest"] = await _time(digest, max(repeat // 5, 3))

@@ -4,16 +4,55 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
 from bot.render import article_embed, results_embed
+from bot.tree import handle_error
 from digests.services.queries import ArticleRecord
 
 Loader = Callable[[int], Awaitable[ArticleRecord]]
 
 
-class ResultsPaginator(discord.ui.View):
+class SitrepView(discord.ui.View):
+    """A view whose buttons fail the way commands do: with a clear ephemeral message."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        """Send button errors through the same path as command errors."""
+        label = getattr(item, "label", None) or type(item).__name__
+        await handle_error(interaction, error, where=f"Button {label!r}")
+
+
+class _PageButton(discord.ui.Button["ResultsPaginator"]):
+    def __init__(self, label: str, step: int, *, disabled: bool) -> None:
+        custom_id = f"sitrep:{label.casefold()}"
+        super().__init__(
+            label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=custom_id, row=0
+        )
+        self.step = step
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.turn(interaction, self.step)
+
+
+class _ReadButton(discord.ui.Button["ResultsPaginator"]):
+    def __init__(self, article_id: int) -> None:
+        super().__init__(
+            label=f"Read {article_id}",
+            style=discord.ButtonStyle.primary,
+            custom_id=f"sitrep:read:{article_id}",
+            row=1,
+        )
+        self.article_id = article_id
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.read(interaction, self.article_id)
+
+
+class ResultsPaginator(SitrepView):
     """Shows results a page at a time, with a Read button per result on the page."""
 
     def __init__(
@@ -26,8 +65,8 @@ class ResultsPaginator(discord.ui.View):
         self.page_size = page_size
         self.load = load
         self.page = 0
-        self.message: discord.InteractionMessage | None = None
-        self._refresh()
+        self.message: discord.Message | None = None
+        self._rebuild()
 
     @property
     def pages(self) -> int:
@@ -40,33 +79,13 @@ class ResultsPaginator(discord.ui.View):
         chunk = self.briefs[start : start + self.page_size]
         return results_embed(self.title, chunk, page=self.page, pages=self.pages, total=len(self.briefs))
 
-    def _refresh(self) -> None:
+    def _rebuild(self) -> None:
         self.clear_items()
-        previous = discord.ui.Button(
-            label="Previous",
-            style=discord.ButtonStyle.secondary,
-            disabled=self.page == 0,
-            custom_id="sitrep:previous",
-            row=0,
-        )
-        following = discord.ui.Button(
-            label="Next",
-            style=discord.ButtonStyle.secondary,
-            disabled=self.page >= self.pages - 1,
-            custom_id="sitrep:next",
-            row=0,
-        )
-        previous.callback = self._previous
-        following.callback = self._next
-        self.add_item(previous)
-        self.add_item(following)
+        self.add_item(_PageButton("Previous", -1, disabled=self.page == 0))
+        self.add_item(_PageButton("Next", 1, disabled=self.page >= self.pages - 1))
         start = self.page * self.page_size
         for brief in self.briefs[start : start + self.page_size]:
-            button = discord.ui.Button(
-                label=f"Read {brief.id}", style=discord.ButtonStyle.primary, custom_id=f"sitrep:read:{brief.id}", row=1
-            )
-            button.callback = self._reader(brief.id)
-            self.add_item(button)
+            self.add_item(_ReadButton(brief.id))
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Let only the person who ran the command press the buttons."""
@@ -75,24 +94,18 @@ class ResultsPaginator(discord.ui.View):
             return False
         return True
 
-    async def _previous(self, interaction: discord.Interaction) -> None:
-        self.page = max(self.page - 1, 0)
-        self._refresh()
+    async def turn(self, interaction: discord.Interaction, step: int) -> None:
+        """Show the previous (-1) or next (1) page."""
+        self.page = min(max(self.page + step, 0), self.pages - 1)
+        self._rebuild()
         await interaction.response.edit_message(embed=self.embed(), view=self)
 
-    async def _next(self, interaction: discord.Interaction) -> None:
-        self.page = min(self.page + 1, self.pages - 1)
-        self._refresh()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
-
-    def _reader(self, article_id: int) -> Callable[[discord.Interaction], Awaitable[None]]:
-        async def read(interaction: discord.Interaction) -> None:
-            detail = await self.load(article_id)
-            await interaction.response.send_message(
-                embed=article_embed(detail), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-
-        return read
+    async def read(self, interaction: discord.Interaction, article_id: int) -> None:
+        """Show one article's sections privately."""
+        detail = await self.load(article_id)
+        await interaction.response.send_message(
+            embed=article_embed(detail), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
     async def on_timeout(self) -> None:
         """Disable the buttons once the view stops listening."""

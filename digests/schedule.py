@@ -50,14 +50,14 @@ def parse_schedule(schedule: str, timezone: str) -> BaseTrigger:
             f"{schedule!r} is not a schedule: use a cron expression such as '0 8 * * 1-5' "
             "(08:00 on weekdays) or daily times such as '08:00, 18:30'"
         )
-    minute, hour, day, month, day_of_week = text.split()
+    fields = text.split()
     try:
         return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=_cron_weekdays(day_of_week),
+            minute=fields[0],
+            hour=fields[1],
+            day=fields[2],
+            month=fields[3],
+            day_of_week=_cron_weekdays(fields[4]),
             timezone=zone,
         )
     except ValueError as error:

@@ -35,6 +35,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+DM = 0
+"""Pass as the guild id to send an interaction from a direct message."""
+
+
 def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
     """Return a user object."""
     return {
@@ -307,7 +311,10 @@ class FakeDiscord:
         kind: int = 2,
         component: dict[str, Any] | None = None,
     ) -> Interaction:
-        """Send INTERACTION_CREATE for a slash command (or, with ``component``, a button press)."""
+        """Send INTERACTION_CREATE for a slash command (or, with ``component``, a button press).
+
+        With ``guild_id=DM`` the command comes from a direct message with the bot.
+        """
         interaction_id, token = snowflake(), f"token-{snowflake()}"
         command = next((c for cs in self.commands.values() for c in cs if c["name"] == name), None)
         data: dict[str, Any] = (
@@ -361,6 +368,15 @@ class FakeDiscord:
             "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+        if guild_id == DM:
+            # A direct message: no server, no member, the user on its own, a DM channel.
+            for key in ("guild_id", "guild", "member"):
+                payload.pop(key)
+            data.pop("guild_id", None)
+            payload["user"] = user(user_id, f"user{user_id % 100}")
+            payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [payload["user"]]}
+            payload["authorizing_integration_owners"] = {"1": str(user_id)}
+            payload["context"] = 1
         if component is not None and "message" in component:
             payload["message"] = component.pop("message")
         record = Interaction(interaction_id, token, asyncio.get_running_loop().create_future())

@@ -14,10 +14,13 @@ import pytest
 import yarl
 from discord import app_commands
 from rich.console import Console
+from sqlalchemy import delete
 
 from bot.client import SitrepBot
+from digests.store.models import Article
 from tests.conftest import SAMPLES, make_settings
-from tests.fakediscord import MEMBER_ID, MEMBER_PERMISSIONS, FakeDiscord
+from tests.factories import add_article, add_source
+from tests.fakediscord import DM, MEMBER_ID, MEMBER_PERMISSIONS, FakeDiscord
 
 GUILD, CHANNEL = 500000000000000001, 500000000000000101
 OTHER_GUILD, OTHER_CHANNEL = 500000000000000002, 500000000000000201
@@ -97,7 +100,6 @@ async def test_start_up_syncs_every_command(wire: tuple[FakeDiscord, SitrepBot])
 
 
 def test_no_two_commands_share_a_name_and_every_option_is_described() -> None:
-    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
     from bot.exts.admin._cog import Admin
     from bot.exts.digests._cog import Digests
     from bot.exts.queries._cog import Queries
@@ -112,7 +114,6 @@ def test_no_two_commands_share_a_name_and_every_option_is_described() -> None:
                 for parameter in leaf.parameters:
                     assert parameter.description not in ("", "…"), f"{leaf.qualified_name} {parameter.name}"
     assert len(names) == len(set(names))
-    del tree
 
 
 async def test_digest_command_defers_then_follows_up(wire: tuple[FakeDiscord, SitrepBot]) -> None:
@@ -157,6 +158,14 @@ async def test_country_command_and_paging_buttons(wire: tuple[FakeDiscord, Sitre
     answer = await opened.answered()
     assert answer["type"] == 4
     assert answer["data"]["embeds"][0]["fields"][0]["name"] == "What's Happening?"
+
+    # A button whose article is gone answers like a command would, instead of "interaction failed".
+    article_id = int(read.rsplit(":", 1)[1])
+    async with bot.app.database.sessions.begin() as session:
+        await session.execute(delete(Article).where(Article.id == article_id))
+    gone = await (await fake.press(GUILD, CHANNEL, message, read)).answered()
+    assert gone["data"]["flags"] & 64
+    assert gone["data"]["content"] == f"There is no article {article_id} here."
 
 
 async def test_unknown_country_gets_suggestions_ephemerally(wire: tuple[FakeDiscord, SitrepBot]) -> None:
@@ -301,3 +310,22 @@ async def test_gateway_reconnect_resumes(wire: tuple[FakeDiscord, SitrepBot]) ->
     assert fake.resumes == 1
     interaction = await fake.interact(GUILD, CHANNEL, "status")
     assert (await interaction.answered())["type"] == 4
+
+
+async def test_a_servers_private_source_reaches_no_one_else(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    private = await add_source(bot.app.database, "Other team's wire", guild_id=OTHER_GUILD)
+    await add_article(bot.app.database, "Private memo of the other team", ready_at=datetime.now(UTC), source_id=private)
+
+    async def digest_titles(guild_id: int, channel_id: int) -> list[str]:
+        interaction = await fake.interact(guild_id, channel_id, "digest", [{"type": 3, "name": "since", "value": "7d"}])
+        await interaction.answered()
+        messages = await interaction.followup(1)
+        return [embed.get("title", "") for message in messages for embed in message["embeds"]]
+
+    in_dm = await digest_titles(DM, 600000000000000001)
+    assert "Japan and Britain Deepen Cyber and Critical Minerals Ties" in in_dm
+    assert "Private memo of the other team" not in in_dm
+    assert "Private memo of the other team" not in await digest_titles(GUILD, CHANNEL)
+    assert "Private memo of the other team" in await digest_titles(OTHER_GUILD, OTHER_CHANNEL)
+    assert fake.bad_requests == []

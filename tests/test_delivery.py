@@ -30,7 +30,7 @@ from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Delivery, Subscription
 from tests.conftest import SAMPLES, make_settings
-from tests.factories import add_article
+from tests.factories import add_article, add_source
 from tests.httpserver import LocalServer
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -331,3 +331,22 @@ async def test_main_job_shows_the_first_digest_in_the_terminal(tmp_path: Path) -
     finally:
         await app.close()
     assert "Japan and Britain" not in output.getvalue()
+
+
+async def test_settings_digests_show_no_servers_private_source(database: Database) -> None:
+    settings = _settings(database, subscriptions=[{"name": "default", "target": "terminal"}])
+    (declared,) = await sync_settings_subscriptions(database=database, settings=settings)
+    private = await add_source(database, "Team wire", guild_id=7)
+    await add_article(database, "Private memo", ready_at=NOW - timedelta(hours=1), source_id=private)
+    await add_article(database, "Public news", ready_at=NOW - timedelta(hours=1))
+    own = await _subscription(database, "terminal", "terminal", guild_id=7)
+
+    recorded = await record_delivery(declared.id, NOW, database=database, settings=settings)
+    assert recorded is not None
+    shown = json.dumps(recorded.payload)
+    assert "Public news" in shown
+    assert "Private memo" not in shown
+    # The server that owns the source sees it in its own subscription's digest.
+    mine = await record_delivery(own, NOW, database=database, settings=settings)
+    assert mine is not None
+    assert "Private memo" in json.dumps(mine.payload)

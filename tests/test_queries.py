@@ -66,6 +66,14 @@ async def test_latest_search_and_detail_respect_servers(database: Database) -> N
     assert detail.sections[0].heading == "What's Happening?"
     with pytest.raises(NotFoundError):
         await queries.article_detail(database, hidden, guild_id=1)
+    with pytest.raises(NotFoundError):  # a direct message sees only the global sources
+        await queries.article_detail(database, hidden, guild_id=None)
+
+    # Removing the server's source keeps its articles, still for that server's eyes only.
+    await admin.remove_source(database, guild_id=2, source_id=theirs)
+    assert [b.title for b in await queries.latest(database, guild_id=None, country="CL")] == ["Lithium mines open"]
+    assert [b.title for b in await queries.latest(database, guild_id=1, country="CL")] == ["Lithium mines open"]
+    assert (await queries.article_detail(database, hidden, guild_id=2)).title == "Private lithium note"
 
 
 async def test_admin_services_validate_and_isolate(database: Database) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import RawSection
@@ -134,3 +135,37 @@ async def test_failures_back_off_and_then_disable(database: Database) -> None:
         assert "3 failures" in (source.disabled_reason or "")
     async with database.sessions() as session:
         assert await source_repo.due_sources(now + timedelta(days=1), session=session) == []
+
+
+async def test_migration_gives_existing_articles_their_sources_server(tmp_path: Path) -> None:
+    from alembic import command
+
+    from digests.store.db import alembic_config
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0005"))
+            await connection.execute(
+                text(
+                    "INSERT INTO sources (id, guild_id, name, kind, location, interval_minutes, enabled, origin, "
+                    "failures, created_at) VALUES (1, 3, 'Team wire', 'url', 'https://t.example/rss', 30, 1, "
+                    "'runtime', 0, '2026-11-01 00:00:00')"
+                )
+            )
+            for key, source in (("a", "1"), ("b", "NULL")):
+                await connection.execute(
+                    text(
+                        "INSERT INTO articles (key, source_id, source_name, title, collected_at, updated_at, "
+                        f"content_hash, text, needs_tagging) VALUES ('{key}', {source}, 'x', 't', "
+                        "'2026-11-01 00:00:00', '2026-11-01 00:00:00', 'h', 'body', 1)"
+                    )
+                )
+        await database.migrate()
+        async with database.sessions() as session:
+            scopes = dict((await session.execute(select(Article.key, Article.guild_id))).all())
+            (source,) = await source_repo.list_sources(guild_id=3, session=session)
+    finally:
+        await database.dispose()
+    assert scopes == {"a": 3, "b": 0}
+    assert source.kind is SourceKind.URL  # stored values read back as enum members

@@ -42,7 +42,9 @@ class _PublicOnlyResolver(AbstractResolver):
     def __init__(self) -> None:
         self._inner = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         """Return the public addresses of ``host``, or fail when it has none."""
         results = await self._inner.resolve(host, port, family)
         public = [result for result in results if _is_public(result["host"])]

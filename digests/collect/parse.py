@@ -286,9 +286,10 @@ def parse_page(markup: str, *, url: str | None, sectionizer: Sectionizer, source
 
     document = None
     try:
-        document = trafilatura.bare_extraction(
+        extracted = trafilatura.bare_extraction(
             markup, url=url, with_metadata=True, include_formatting=True, favor_recall=True
         )
+        document = extracted if isinstance(extracted, trafilatura.settings.Document) else None
     except Exception as error:  # trafilatura raises many kinds on odd markup
         log.debug("trafilatura failed on %s: %s", url, error)
     fallback_title, fallback_text = html_to_text(markup)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 R = TypeVar("R")
 
 
-def by_length(texts: Sequence[str], batch_size: int, run: Callable[[list[str]], Sequence[R]]) -> list[R]:
+def by_length(texts: Sequence[str], batch_size: int, run: Callable[[list[str]], Iterable[R]]) -> list[R]:
     """Call ``run`` on batches of similar length and return its results in the order of ``texts``."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     results: dict[int, R] = {}

@@ -95,8 +95,8 @@ def summarize_records(enricher: Enricher, records: list[Record], sentences: int)
     owners: list[int] = []
     for number, record in enumerate(records):
         sections = enricher.sectionizer.split(record.text, title=record.title or None)
-        for position, section in enumerate(sections):
-            inputs.append(SectionInput(section.text, section.heading, record.title, position))
+        for position, raw in enumerate(sections):
+            inputs.append(SectionInput(raw.text, raw.heading, record.title, position))
             owners.append(number)
     summaries = enricher.summarize(inputs)
     results: list[dict[str, Any]] = [{"id": r.id, "sections": [], "summary": ""} for r in records]

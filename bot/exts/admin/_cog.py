@@ -27,13 +27,12 @@ def _guild(interaction: discord.Interaction) -> int:
 
 
 async def _ephemeral(interaction: discord.Interaction, text: str, *, title: str | None = None) -> None:
-    embed = discord.Embed(title=title, description=cut(text, 4096), color=0x2F6DB5) if title else None
-    await interaction.response.send_message(
-        content=None if embed else cut(text, 2000),
-        embed=embed,
-        ephemeral=True,
-        allowed_mentions=discord.AllowedMentions.none(),
-    )
+    none = discord.AllowedMentions.none()
+    if title is None:
+        await interaction.response.send_message(cut(text, 2000), ephemeral=True, allowed_mentions=none)
+        return
+    embed = discord.Embed(title=title, description=cut(text, 4096), color=0x2F6DB5)
+    await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=none)
 
 
 class Admin(commands.Cog):

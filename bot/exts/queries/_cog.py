@@ -45,7 +45,7 @@ class Queries(commands.Cog):
         message = await interaction.followup.send(
             embed=view.embed(), view=view, wait=True, allowed_mentions=discord.AllowedMentions.none()
         )
-        view.message = message  # type: ignore[assignment]
+        view.message = message
 
     @app_commands.command(name="topic", description="The latest articles on a topic.")
     @app_commands.describe(name="A topic from the team's taxonomy")
