@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from digests.collect.fetch import check_url
@@ -18,6 +17,7 @@ from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store import subscriptions as subscription_store
 from digests.store.models import Source, Subscription
+from digests.store.records import StoreCounts
 from digests.tagging.countries import resolve_country
 from digests.tagging.topics import current_topics, resolve_topic
 
@@ -126,30 +126,15 @@ async def remove_source(database: Database, *, guild_id: int, source_id: int) ->
 
 
 @dataclass(slots=True, frozen=True)
-class Status:
-    """What /status reports."""
+class Status(StoreCounts):
+    """What /status reports: the store's counts, the model in use and the database backend."""
 
-    last_collection: datetime | None
-    articles: int
-    pending_sections: int
-    pending_articles: int
-    sources: int
-    failing_sources: int
-    summarizer: str
-    database: str
+    summarizer: str = ""
+    database: str = ""
 
 
 async def status(database: Database, models: Enricher) -> Status:
     """Return Sitrep's health: last collection, backlog, model in use and database backend."""
     async with database.sessions() as session:
         counts = await article_store.counts(session=session)
-    return Status(
-        counts.last_collection,
-        counts.articles,
-        counts.pending_sections,
-        counts.pending_articles,
-        counts.sources,
-        counts.failing_sources,
-        models.summarizer_name,
-        database.backend,
-    )
+    return Status(**asdict(counts), summarizer=models.summarizer_name, database=database.backend)
