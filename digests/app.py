@@ -25,7 +25,8 @@ from digests.delivery import Sender, SenderRegistry, TerminalSender, WebhookSend
 from digests.errors import SitrepError
 from digests.kinds import TargetKind
 from digests.services.collection import sync_sources
-from digests.services.digests import due_catch_up, resume_pending, sync_settings_subscriptions
+from digests.services.deliveries import due_catch_up, resume_pending
+from digests.services.digests import sync_settings_subscriptions
 from digests.services.enrichment import Enricher
 from digests.settings import Settings
 from digests.store import Database, open_database
@@ -122,6 +123,10 @@ class App:
             subscription_id, window_end, database=self.database, settings=self.settings, sender_for=self.sender_for
         )
 
+    async def retry_deliveries(self) -> None:
+        """Try again the deliveries whose failed round is due."""
+        await jobs.retry_deliveries(database=self.database, settings=self.settings, sender_for=self.sender_for)
+
     async def _scheduled_digest(self, subscription_id: int) -> None:
         await jobs.scheduled_digest(
             subscription_id, database=self.database, settings=self.settings, sender_for=self.sender_for
@@ -150,6 +155,15 @@ class App:
         )
         self.scheduler.add_job(
             partial(self.schedule.reconcile), "interval", seconds=jobs.RECONCILE_SECONDS, id="reconcile", coalesce=True
+        )
+        self.scheduler.add_job(
+            self.retry_deliveries,
+            "interval",
+            seconds=jobs.RETRY_CHECK_SECONDS,
+            id="retry-deliveries",
+            name="retry failed deliveries",
+            max_instances=1,
+            coalesce=True,
         )
         await self.schedule.reconcile()
         self.scheduler.start()

@@ -14,7 +14,8 @@ from rich.console import Console
 from digests.errors import SitrepError
 from digests.schedule import parse_schedule, previous_fire_time
 from digests.services.collection import collect_due_sources
-from digests.services.digests import SenderFactory, deliver, enabled_subscriptions, get_subscription
+from digests.services.deliveries import SenderFactory, deliver, retry_due
+from digests.services.digests import enabled_subscriptions, get_subscription
 from digests.services.enrichment import Enricher, summarize_pending
 from digests.settings import Settings
 from digests.store import Database
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 COLLECT_CHECK_SECONDS = 60
 RECONCILE_SECONDS = 60
+RETRY_CHECK_SECONDS = 30
 
 
 async def collect_and_enrich(*, database: Database, settings: Settings, models: Enricher, console: Console) -> None:
@@ -51,6 +53,14 @@ async def deliver_window(
         log.error("Digest for subscription %d failed: %s", subscription_id, error)
     except Exception:
         log.exception("Digest for subscription %d failed", subscription_id)
+
+
+async def retry_deliveries(*, database: Database, settings: Settings, sender_for: SenderFactory) -> None:
+    """Try again the deliveries whose failed round has waited long enough; logs rather than raises."""
+    try:
+        await retry_due(database=database, sender_for=sender_for, settings=settings)
+    except Exception:
+        log.exception("Retrying deliveries failed; the next run will try again")
 
 
 async def scheduled_digest(

@@ -126,8 +126,12 @@ class DigestSettings(BaseModel):
     window_hours: float = Field(default=24.0, gt=0)
     max_items: int = Field(default=10, ge=1, le=50)
     grace_minutes: float = Field(default=360.0, ge=0)
+    # Tries of one message within a round, spaced by retry_base_seconds doubling.
     send_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=2.0, ge=0)
+    # Failed rounds before a delivery is given up; rounds are retry_round_minutes apart, doubling, at most an hour.
+    delivery_rounds: int = Field(default=8, ge=1)
+    retry_round_minutes: float = Field(default=1.0, ge=0)
     # Allow webhook URLs on any host (tests, self-hosted proxies); by default only Discord's.
     allow_any_webhook_host: bool = False
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])

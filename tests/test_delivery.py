@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +20,15 @@ from sqlalchemy import select
 from digests.app import App
 from digests.delivery import SendFailed, TargetGone, WebhookSender, check_webhook_url
 from digests.errors import SitrepError
-from digests.services.digests import (
+from digests.services.deliveries import (
     deliver,
     due_catch_up,
     record_delivery,
     resume_pending,
+    retry_due,
     send_delivery,
-    sync_settings_subscriptions,
 )
+from digests.services.digests import sync_settings_subscriptions
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Delivery, Subscription
@@ -248,7 +251,9 @@ async def test_crash_after_send_before_marking(database: Database, discord: Fake
     with pytest.raises(Crash):
         await send_delivery(recorded.id, database=database, settings=settings, sender_for=lambda s: crashing)
     assert len(discord.messages) == 2  # the second message went out; the crash came before it was marked
-    await resume_pending(database=database, settings=settings, sender_for=sender)
+    (resumed,) = await resume_pending(database=database, settings=settings, sender_for=sender)
+    # Only a webhook, which takes no nonce, has to leave the message whose answer was lost unconfirmed.
+    assert resumed.unconfirmed == (1 if kind == "webhook" else 0)
     titles = [m["embeds"][0]["title"] for m in discord.messages]
     assert len(titles) == total  # every message exactly once: none lost, none twice
     assert len(set(map(json.dumps, discord.messages))) == total
@@ -350,3 +355,97 @@ async def test_settings_digests_show_no_servers_private_source(database: Databas
     mine = await record_delivery(own, NOW, database=database, settings=settings)
     assert mine is not None
     assert "Private memo" in json.dumps(mine.payload)
+
+
+async def test_a_failed_round_is_retried_while_running_then_given_up(
+    database: Database, discord: FakeDiscord, http: Any
+) -> None:
+    settings = _settings(database, send_attempts=2, delivery_rounds=2, retry_round_minutes=1)
+    await _stories(database, 1)
+    sub = await _subscription(database, "webhook", discord.server.url("/api/webhooks/1/token"))
+
+    def sender(s: Subscription) -> WebhookSender:
+        return WebhookSender(s.target, http)
+
+    discord.script = [500, 500]
+    first = await deliver(sub, NOW, database=database, settings=settings, sender_for=sender)
+    assert first is not None
+    assert first.status == "pending"
+    # Not due yet: nothing is tried; a minute later the round is tried again and succeeds.
+    assert await retry_due(database=database, settings=settings, sender_for=sender) == []
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    (retried,) = await retry_due(database=database, settings=settings, sender_for=sender, now=later)
+    assert retried.status == "sent"
+    assert len(discord.messages) == 1
+
+    # Another window whose webhook keeps failing is given up after two rounds, with the reason.
+    await add_article(database, "Later story", ready_at=NOW + timedelta(minutes=30))
+    discord.script = [500] * 4
+    second = await deliver(sub, NOW + timedelta(hours=1), database=database, settings=settings, sender_for=sender)
+    assert second is not None
+    assert second.status == "pending"
+    (gave_up,) = await retry_due(database=database, settings=settings, sender_for=sender, now=later + timedelta(hours=1))
+    assert gave_up.status == "failed"
+    assert "given up after 2 failed rounds" in (gave_up.error or "")
+    assert len(discord.messages) == 1
+
+
+async def test_a_failed_digest_is_dropped_once_a_later_one_covers_it(
+    database: Database, discord: FakeDiscord, http: Any
+) -> None:
+    settings = _settings(database, send_attempts=1)
+    await _stories(database, 2)
+    sub = await _subscription(database, "webhook", discord.server.url("/api/webhooks/1/token"))
+
+    def sender(s: Subscription) -> WebhookSender:
+        return WebhookSender(s.target, http)
+
+    discord.script = [500]
+    stale = await deliver(sub, NOW, database=database, settings=settings, sender_for=sender)
+    assert stale is not None
+    assert stale.status == "pending"
+    # The next digest starts where the last delivered one ended, so it carries the failed one's stories.
+    fresh = await deliver(sub, NOW + timedelta(hours=1), database=database, settings=settings, sender_for=sender)
+    assert fresh is not None
+    assert fresh.status == "sent"
+    shown = json.dumps(discord.messages)
+    assert "Story 0" in shown
+    assert "Story 1" in shown
+    posted = len(discord.messages)
+    # After a restart the stale digest is not posted late.
+    assert [o.status for o in await resume_pending(database=database, settings=settings, sender_for=sender)] == []
+    assert len(discord.messages) == posted
+    async with database.sessions() as session:
+        statuses = dict((await session.execute(select(Delivery.key, Delivery.status))).all())
+    assert sorted(statuses.values()) == ["sent", "superseded"]
+
+
+async def test_stopping_during_a_retry_loses_no_message(
+    database: Database, discord: FakeDiscord, http: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(database, retry_base_seconds=30)
+    await _stories(database, 3)
+    sub = await _subscription(database, "webhook", discord.server.url("/api/webhooks/1/token"))
+
+    def sender(s: Subscription) -> WebhookSender:
+        return WebhookSender(s.target, http)
+
+    recorded = await record_delivery(sub, NOW, database=database, settings=settings)
+    assert recorded is not None
+    total = len(recorded.payload)
+    discord.script = [500]  # the first message is refused, then Sitrep waits 30 s before trying again
+    sending = asyncio.create_task(send_delivery(recorded.id, database=database, settings=settings, sender_for=sender))
+    while discord.script:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    sending.cancel()  # Ctrl-C during the backoff
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert discord.messages == []
+
+    with caplog.at_level(logging.INFO, logger="digests.services.deliveries"):
+        (resumed,) = await resume_pending(database=database, settings=settings, sender_for=sender)
+    assert (resumed.status, resumed.unconfirmed) == ("sent", 0)
+    assert len(discord.messages) == total  # the refused message was sent after the restart
+    assert f"{total} of {total} message(s) posted" in caplog.text
+    assert "may have been posted" not in caplog.text

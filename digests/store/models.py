@@ -198,14 +198,17 @@ class Delivery(Base):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
-    # pending -> sent, or failed (given up) / skipped (nothing to send)
+    # pending -> sent, or failed (given up) / superseded (a later digest covers it) / skipped (nothing to send);
+    # see digests/services/deliveries.py
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus), default=DeliveryStatus.PENDING, index=True)
     payload: Mapped[list[dict]] = mapped_column(JSON, default=list)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     # The message being sent when the process stopped, if any: its outcome is unknown.
     sending_index: Mapped[int | None] = mapped_column(Integer)
     message_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Failed rounds so far, and when the next round is due (None: not waiting for one).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

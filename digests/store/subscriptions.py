@@ -87,7 +87,20 @@ async def add_delivery(delivery: Delivery, *, session: AsyncSession) -> Delivery
     return delivery
 
 
-async def pending_delivery_ids(*, session: AsyncSession) -> Sequence[int]:
-    """Return the ids of deliveries still pending, in the order they were recorded."""
+async def pending_delivery_ids(*, due_by: datetime | None = None, session: AsyncSession) -> Sequence[int]:
+    """Return the ids of pending deliveries in the order they were recorded; with ``due_by``, only failed
+    ones whose next attempt is due by then."""
     statement = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING).order_by(Delivery.id)
+    if due_by is not None:
+        statement = statement.where(Delivery.next_attempt_at.is_not(None), Delivery.next_attempt_at <= due_by)
+    return list(await session.scalars(statement))
+
+
+async def pending_before(subscription_id: int, window_end: datetime, *, session: AsyncSession) -> list[Delivery]:
+    """Return the subscription's pending deliveries for windows that ended before ``window_end``."""
+    statement = select(Delivery).where(
+        Delivery.subscription_id == subscription_id,
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.window_end < window_end,
+    )
     return list(await session.scalars(statement))

@@ -1,0 +1,329 @@
+"""The delivery state machine, in one place: each subscription window's digest is posted exactly once.
+
+A delivery is recorded (with its rendered messages) before anything is sent, then sent message by
+message, each marked as Discord confirms it:
+
+- ``pending``: recorded, not all messages confirmed. A failed round is retried while Sitrep runs,
+  with backoff (``next_attempt_at``), until it succeeds or is given up.
+- ``sent``: every message confirmed (or, for a webhook whose answer was really lost, marked
+  ``unconfirmed`` rather than risk posting it twice).
+- ``failed``: given up, with the reason in ``last_error`` (the target refused us for good, Discord
+  refused the message, or too many rounds failed).
+- ``superseded``: a later digest of the same subscription covers its articles, so it is dropped
+  rather than posted late.
+- ``skipped``: nothing new in the window.
+
+Before each message the delivery records which message it is sending (``sending_index``) and
+clears that mark as soon as Discord answers, whatever the answer; so after a crash a mark that is
+still set means the answer was lost, and only then is a message called unconfirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from digests.compose import DigestFilters
+from digests.delivery import Sender, SendFailed, TargetGone
+from digests.errors import SitrepError
+from digests.kinds import DeliveryStatus, TargetKind
+from digests.render.discord import discord_messages
+from digests.schedule import parse_schedule, previous_fire_time
+from digests.services.digests import compose
+from digests.settings import Settings
+from digests.store import Database, Session
+from digests.store import subscriptions as store
+from digests.store.models import Delivery, Subscription
+from digests.store.types import utcnow
+from digests.store.visibility import scope_of
+
+log = logging.getLogger(__name__)
+
+SenderFactory = Callable[[Subscription], Sender]
+UNCONFIRMED = "unconfirmed"
+MAX_ROUND_DELAY = timedelta(hours=1)
+
+# Deliveries being sent by this process right now, so that the retry job never sends one twice at once.
+_in_flight: set[int] = set()
+
+
+@dataclass(slots=True)
+class DeliveryOutcome:
+    """What one delivery attempt did."""
+
+    key: str
+    status: DeliveryStatus
+    messages: int = 0
+    error: str | None = None
+    unconfirmed: int = 0
+
+
+def delivery_key(subscription_id: int, window_end: datetime) -> str:
+    """Return the idempotency key of a subscription's digest for the window ending at ``window_end``."""
+    return f"{subscription_id}:{window_end.isoformat()}"
+
+
+def _nonce(key: str, index: int) -> str:
+    # Discord nonces are at most 25 characters.
+    return hashlib.sha256(f"{key}#{index}".encode()).hexdigest()[:25]
+
+
+async def _window_start(session: Session, subscription: Subscription, window_end: datetime, hours: float) -> datetime:
+    last = await store.last_delivered_end(subscription.id, window_end, session=session)
+    return last if last is not None else window_end - timedelta(hours=hours)
+
+
+async def record_delivery(
+    subscription_id: int, window_end: datetime, *, database: Database, settings: Settings
+) -> Delivery | None:
+    """Compose the window's digest and record it as pending (once); return it, or None if already done.
+
+    Older deliveries of the subscription still pending are superseded: this digest starts where the
+    last delivered one ended, so it covers their articles.
+    """
+    async with database.sessions.begin() as session:
+        subscription = await store.get_subscription(subscription_id, session=session)
+        if subscription is None or not subscription.enabled:
+            return None
+        key = delivery_key(subscription.id, window_end)
+        delivery = await store.delivery_by_key(key, session=session)
+        if delivery is not None:
+            return delivery if delivery.status is DeliveryStatus.PENDING else None
+        start = await _window_start(session, subscription, window_end, settings.digest.window_hours)
+        filters = DigestFilters(
+            since=start,
+            until=window_end,
+            topics=tuple(subscription.topics),
+            countries=tuple(subscription.countries),
+            max_items=subscription.max_items,
+            guild_id=scope_of(subscription),
+        )
+        digest = await compose(filters, subscription.timezone, session=session)
+        delivery = Delivery(
+            subscription_id=subscription.id,
+            key=key,
+            window_start=start,
+            window_end=window_end,
+            payload=discord_messages(digest) if digest.matched else [],
+            status=DeliveryStatus.PENDING if digest.matched else DeliveryStatus.SKIPPED,
+        )
+        await store.add_delivery(delivery, session=session)
+        if not digest.matched:
+            log.info("Nothing new for subscription %r between %s and %s", subscription.name, start, window_end)
+            return None
+        for older in await store.pending_before(subscription.id, window_end, session=session):
+            older.status = DeliveryStatus.SUPERSEDED
+            older.last_error = f"superseded by the digest for {window_end.isoformat()}, which covers its articles"
+            older.next_attempt_at = None
+            log.warning("Delivery %s dropped: the digest for %s covers its articles", older.key, window_end)
+        return delivery
+
+
+async def _update(database: Database, delivery_id: int, **values: Any) -> None:
+    async with database.sessions.begin() as session:
+        stored = await store.get_delivery(delivery_id, session=session)
+        if stored is not None:
+            for name, value in values.items():
+                setattr(stored, name, value)
+
+
+async def _confirm(database: Database, delivery_id: int, index: int, message_id: str) -> None:
+    async with database.sessions.begin() as session:
+        stored = await store.get_delivery(delivery_id, session=session)
+        if stored is not None:
+            stored.message_ids = [*stored.message_ids, message_id]
+            stored.sent_count = index + 1
+            stored.sending_index = None
+
+
+def _round_delay(settings: Settings, rounds: int) -> timedelta:
+    minutes = settings.digest.retry_round_minutes * 2 ** max(rounds - 1, 0)
+    return min(timedelta(minutes=minutes), MAX_ROUND_DELAY)
+
+
+async def _send_one(
+    sender: Sender,
+    payload: dict[str, Any],
+    nonce: str,
+    *,
+    database: Database,
+    delivery_id: int,
+    index: int,
+    settings: Settings,
+) -> str:
+    """Send one message, retrying in place with backoff; the sending mark is set only while a request is out."""
+    attempt = 0
+    while True:
+        await _update(database, delivery_id, sending_index=index)
+        try:
+            return await sender.send(payload, nonce=nonce)
+        except SendFailed as error:
+            if not error.maybe_sent:
+                await _update(database, delivery_id, sending_index=None)  # Discord answered: not posted
+            attempt += 1
+            if (
+                not error.retry
+                or attempt >= settings.digest.send_attempts
+                or (error.maybe_sent and not sender.idempotent)
+            ):
+                raise
+            delay = settings.digest.retry_base_seconds * 2 ** (attempt - 1)
+            log.info("Send failed (%s); trying again in %.0f s", error, delay)
+            await asyncio.sleep(delay)
+
+
+async def send_delivery(
+    delivery_id: int, *, database: Database, sender_for: SenderFactory, settings: Settings
+) -> DeliveryOutcome:
+    """Send a recorded delivery's remaining messages, marking each as it goes; safe to call again after a crash."""
+    if delivery_id in _in_flight:
+        return DeliveryOutcome(str(delivery_id), DeliveryStatus.PENDING, error="being sent already")
+    _in_flight.add(delivery_id)
+    try:
+        return await _send(delivery_id, database=database, sender_for=sender_for, settings=settings)
+    finally:
+        _in_flight.discard(delivery_id)
+
+
+async def _send(
+    delivery_id: int, *, database: Database, sender_for: SenderFactory, settings: Settings
+) -> DeliveryOutcome:
+    async with database.sessions() as session:
+        delivery = await store.get_delivery(delivery_id, session=session)
+        if delivery is None:
+            raise SitrepError(f"no delivery {delivery_id}")
+        subscription = await store.get_subscription(delivery.subscription_id, session=session)
+    if delivery.status is not DeliveryStatus.PENDING or subscription is None:
+        return DeliveryOutcome(delivery.key, delivery.status, delivery.sent_count)
+    try:
+        sender = sender_for(subscription)
+    except SitrepError as error:
+        return await _failed_round(database, delivery, str(error), settings, give_up=False)
+    payload = delivery.payload
+    index = delivery.sent_count
+    unconfirmed = sum(1 for i in delivery.message_ids if i == UNCONFIRMED)
+    try:
+        while index < len(payload):
+            if delivery.sending_index == index and not sender.idempotent:
+                # The answer to this message was lost: it may be posted, and a webhook cannot be asked
+                # without a nonce. Never risk posting it twice.
+                log.warning("Delivery %s: message %d may have been posted; not sending it again", delivery.key, index)
+                await _confirm(database, delivery_id, index, UNCONFIRMED)
+                unconfirmed += 1
+                index += 1
+                continue
+            message_id = await _send_one(
+                sender,
+                payload[index],
+                _nonce(delivery.key, index),
+                database=database,
+                delivery_id=delivery_id,
+                index=index,
+                settings=settings,
+            )
+            await _confirm(database, delivery_id, index, message_id)
+            index += 1
+    except TargetGone as error:
+        async with database.sessions.begin() as session:
+            stored = await store.get_delivery(delivery_id, session=session)
+            sub = await store.get_subscription(delivery.subscription_id, session=session)
+            if stored is not None:
+                stored.status, stored.last_error, stored.next_attempt_at = DeliveryStatus.FAILED, str(error), None
+            if sub is not None:
+                sub.enabled, sub.disabled_reason = False, f"disabled: {error}"
+        log.error("Subscription %r disabled: %s", subscription.name, error)
+        return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, index, str(error), unconfirmed)
+    except SendFailed as error:
+        outcome = await _failed_round(database, delivery, str(error), settings, give_up=not error.retry)
+        outcome.messages, outcome.unconfirmed = index, unconfirmed
+        return outcome
+    await _update(database, delivery_id, status=DeliveryStatus.SENT, sent_at=utcnow(), next_attempt_at=None)
+    posted = len(payload) - unconfirmed
+    lost = f"; {unconfirmed} unconfirmed (the answer was lost, not sent again)" if unconfirmed else ""
+    log.info(
+        "Delivered %s to %s: %d of %d message(s) posted%s",
+        delivery.key,
+        subscription.target_kind,
+        posted,
+        len(payload),
+        lost,
+    )
+    return DeliveryOutcome(delivery.key, DeliveryStatus.SENT, len(payload), unconfirmed=unconfirmed)
+
+
+async def _failed_round(
+    database: Database, delivery: Delivery, error: str, settings: Settings, *, give_up: bool
+) -> DeliveryOutcome:
+    """Record a failed round: try again later with backoff, or give up with the reason."""
+    async with database.sessions.begin() as session:
+        stored = await store.get_delivery(delivery.id, session=session)
+        if stored is None:
+            return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, error=error)
+        stored.attempts += 1
+        stored.last_error = error
+        if give_up or stored.attempts >= settings.digest.delivery_rounds:
+            stored.status = DeliveryStatus.FAILED
+            stored.next_attempt_at = None
+            if not give_up:
+                stored.last_error = f"given up after {stored.attempts} failed rounds; last: {error}"
+            log.error("Delivery %s given up: %s", stored.key, stored.last_error)
+        else:
+            stored.next_attempt_at = utcnow() + _round_delay(settings, stored.attempts)
+            log.warning("Delivery %s not finished (%s); trying again at %s", stored.key, error, stored.next_attempt_at)
+        return DeliveryOutcome(stored.key, stored.status, stored.sent_count, stored.last_error)
+
+
+async def deliver(
+    subscription_id: int,
+    window_end: datetime,
+    *,
+    database: Database,
+    sender_for: SenderFactory,
+    settings: Settings,
+) -> DeliveryOutcome | None:
+    """Record, then send, the digest of one subscription's window; nothing is posted twice."""
+    delivery = await record_delivery(subscription_id, window_end, database=database, settings=settings)
+    if delivery is None:
+        return None
+    return await send_delivery(delivery.id, database=database, sender_for=sender_for, settings=settings)
+
+
+async def resume_pending(*, database: Database, sender_for: SenderFactory, settings: Settings) -> list[DeliveryOutcome]:
+    """Finish every delivery left pending (by a crash or a failed send), in the order they were recorded."""
+    async with database.sessions() as session:
+        ids = await store.pending_delivery_ids(session=session)
+    return [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+
+
+async def retry_due(
+    *, database: Database, sender_for: SenderFactory, settings: Settings, now: datetime | None = None
+) -> list[DeliveryOutcome]:
+    """Try again every pending delivery whose failed round has waited long enough."""
+    async with database.sessions() as session:
+        ids = await store.pending_delivery_ids(due_by=now or utcnow(), session=session)
+    return [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+
+
+async def due_catch_up(*, database: Database, settings: Settings, now: datetime) -> list[tuple[int, datetime]]:
+    """Return (subscription, window end) for digests missed while Sitrep was down, one per subscription.
+
+    Only the latest missed run counts, and only within the grace period; a subscription that has never
+    delivered to the terminal gets a digest now, so a fresh start shows one at once.
+    """
+    grace = timedelta(minutes=settings.digest.grace_minutes)
+    due: list[tuple[int, datetime]] = []
+    async with database.sessions() as session:
+        for subscription in await store.enabled_subscriptions(session=session):
+            last = await store.last_window_end(subscription.id, session=session)
+            if last is None and subscription.target_kind is TargetKind.TERMINAL:
+                due.append((subscription.id, now))
+                continue
+            fired = previous_fire_time(parse_schedule(subscription.schedule, subscription.timezone), now)
+            if fired is not None and now - fired <= grace and (last is None or last < fired):
+                due.append((subscription.id, fired))
+    return due
