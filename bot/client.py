@@ -13,8 +13,10 @@ from bot.sender import ChannelSender
 from bot.tree import SitrepTree
 from digests.app import App
 from digests.kinds import TargetKind
+from digests.render.safe import no_pings
 from digests.settings import Settings
 from digests.tagging.topics import Topic, current_topics
+from digests.text import cut, sha256
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class SitrepBot(commands.Bot):
         """Open the app, load the extensions, sync commands, and start the scheduled jobs in the background."""
         self._app = await App.open(self.settings, console=self.console)
         self._app.senders.register(TargetKind.CHANNEL, lambda target: ChannelSender(self, int(target)))
+        if self.settings.discord.admin_channel_id:
+            self._app.notifiers.append(self.post_notice)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         guild_id = self.settings.discord.dev_guild_id
@@ -67,6 +71,11 @@ class SitrepBot(commands.Bot):
             synced = await self.tree.sync()
         log.info("Synced %d slash command(s) %s", len(synced), f"to server {guild_id}" if guild_id else "globally")
         self._begin = asyncio.create_task(self._start_app(self._app), name="sitrep-app")
+
+    async def post_notice(self, message: str) -> None:
+        """Post an operator notice in the admin channel."""
+        sender = ChannelSender(self, self.settings.discord.admin_channel_id)
+        await sender.send({"content": cut(no_pings(message), 2000)}, nonce=sha256(message)[:25])
 
     @staticmethod
     async def _start_app(app: App) -> None:

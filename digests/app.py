@@ -76,6 +76,7 @@ class App:
         self.senders = SenderRegistry()
         self.senders.register(TargetKind.TERMINAL, lambda _target: TerminalSender(console))
         self.senders.register(TargetKind.WEBHOOK, lambda url: WebhookSender(url, resources.http))
+        self.notifiers: list[jobs.Notify] = []
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule = jobs.DigestSchedule(self.scheduler, self.database, self.settings, self._scheduled_digest)
 
@@ -111,10 +112,18 @@ class App:
         """Return the sender registered for a subscription's target kind."""
         return self.senders.sender(subscription.target_kind, subscription.target)
 
+    async def notify(self, message: str) -> None:
+        """Tell the operator something needs them (a source was disabled), wherever notices are registered."""
+        for notifier in self.notifiers:
+            try:
+                await notifier(message)
+            except Exception:
+                log.exception("Could not send a notice: %s", message)
+
     async def collect(self) -> None:
         """Poll due sources, then summarize and tag what came in."""
         await jobs.collect_and_enrich(
-            database=self.database, settings=self.settings, models=self.models, console=self.console
+            database=self.database, settings=self.settings, models=self.models, console=self.console, notify=self.notify
         )
 
     async def deliver(self, subscription_id: int, window_end: datetime) -> None:

@@ -193,6 +193,17 @@ def sources_list(
     console.print(table)
 
 
+@sources_app.command("enable")
+def sources_enable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The source's name, as `sources list` shows it.")]
+) -> None:
+    """Turn a source on again after it was disabled for failing; it is fetched at the next collection."""
+    from digests.services.collection import enable_source
+
+    source = run_with_resources(_settings(ctx), lambda r: enable_source(name, database=r.database))
+    console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
+
+
 def _open_in(path: str) -> Any:
     return sys.stdin if path == "-" else open(path, encoding="utf-8")
 

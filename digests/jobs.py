@@ -27,7 +27,12 @@ RECONCILE_SECONDS = 60
 RETRY_CHECK_SECONDS = 30
 
 
-async def collect_and_enrich(*, database: Database, settings: Settings, models: Enricher, console: Console) -> None:
+Notify = Callable[[str], Awaitable[None]]
+
+
+async def collect_and_enrich(
+    *, database: Database, settings: Settings, models: Enricher, console: Console, notify: Notify
+) -> None:
     """Poll due sources, then summarize and tag what came in; logs rather than raises."""
     try:
         with console.status("Collecting sources…", spinner="dots"):
@@ -35,6 +40,8 @@ async def collect_and_enrich(*, database: Database, settings: Settings, models: 
         for source in report.sources:
             for error in source.errors:
                 log.warning("%s", error)
+            if source.disabled:
+                await notify(source.disabled)
         with console.status("Summarizing and tagging…", spinner="dots"):
             await summarize_pending(database=database, enricher=models)
     except SitrepError as error:

@@ -46,3 +46,10 @@ class Origin(StrEnum):
     CONFIG = "config"  # config/sources.toml
     SETTINGS = "settings"  # [[digest.subscriptions]] in the settings
     RUNTIME = "runtime"  # a command (Discord or the command line)
+
+
+class DisabledBy(StrEnum):
+    """Who turned a source off, and so what may turn it on again."""
+
+    CONFIG = "config"  # the sources file (enabled = false, or no longer listed): the file turns it on again
+    FAILURES = "failures"  # too many failed fetches in a row: only an admin turns it on again

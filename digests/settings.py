@@ -142,6 +142,8 @@ class DiscordSettings(BaseModel):
 
     # Sync commands to this server only (instant, for development); 0 syncs them globally.
     dev_guild_id: int = 0
+    # Post operator notices (a source disabled after failing) in this channel; 0 posts none.
+    admin_channel_id: int = 0
     page_size: int = Field(default=5, ge=1, le=10)
     view_timeout_seconds: float = Field(default=180.0, gt=0)
 

@@ -255,6 +255,13 @@ async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None
         [{"type": 1, "name": "remove", "options": [{"type": 4, "name": "source_id", "value": source_id}]}],
     )
     assert f"has no source {source_id}" in (await theirs.answered())["data"]["content"]
+    enable = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "sources",
+        [{"type": 1, "name": "enable", "options": [{"type": 4, "name": "source_id", "value": source_id}]}],
+    )
+    assert "enabled again" in (await enable.answered())["data"]["content"]
     removed = await fake.interact(
         GUILD,
         CHANNEL,
@@ -329,3 +336,13 @@ async def test_a_servers_private_source_reaches_no_one_else(wire: tuple[FakeDisc
     assert "Private memo of the other team" not in await digest_titles(GUILD, CHANNEL)
     assert "Private memo of the other team" in await digest_titles(OTHER_GUILD, OTHER_CHANNEL)
     assert fake.bad_requests == []
+
+
+async def test_operator_notices_go_to_the_admin_channel(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    bot.settings.discord.admin_channel_id = CHANNEL
+    bot.app.notifiers.append(bot.post_notice)
+    await bot.app.notify("Source 'Wire' is disabled: @everyone look")
+    (notice,) = fake.messages[str(CHANNEL)]
+    assert notice["content"].startswith("Source 'Wire' is disabled")
+    assert "@everyone" not in notice["content"]  # neutralised, and mentions are off anyway

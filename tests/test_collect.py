@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from digests.services.collection import collect_due_sources, ingest, sync_sources
+from digests.errors import NotFoundError
+from digests.services.collection import collect_due_sources, enable_source, ingest, sync_sources
 from digests.settings import Settings
 from digests.store import sources as source_repo
 from digests.store.db import Database
@@ -238,5 +240,43 @@ async def test_source_disabled_after_repeated_failures(tmp_path: Path, http_serv
         assert (
             await collect_due_sources(database=database, settings=settings, now=now + timedelta(days=9))
         ).sources == []
+        # The sources file still lists it as enabled; syncing it again does not bring it back.
+        await sync_sources(database=database, settings=settings)
+        async with database.sessions() as session:
+            (source,) = await source_repo.list_sources(session=session)
+        assert (source.enabled, source.failures) == (False, 3)
+        assert "3 failures" in (source.disabled_reason or "")
+        # Only an admin does.
+        with pytest.raises(NotFoundError):
+            await enable_source("Nope", database=database)
+        assert (await enable_source("down", database=database)).enabled
+        await sync_sources(database=database, settings=settings)
+        async with database.sessions() as session:
+            (source,) = await source_repo.list_sources(session=session)
+        assert (source.enabled, source.failures, source.disabled_reason) == (True, 0, None)
     finally:
         await database.dispose()
+
+
+async def test_the_operator_is_told_when_a_source_is_disabled(tmp_path: Path, http_server: LocalServer) -> None:
+    from rich.console import Console
+
+    from digests.app import App
+
+    http_server.status("/down", 500)
+    settings = _sources_file(tmp_path, f'[[source]]\nname = "Down"\nlocation = "{http_server.url("/down")}"\n')
+    settings = settings.model_copy(update={"collect": settings.collect.model_copy(update={"max_failures": 1})})
+    app = await App.open(settings, console=Console(file=io.StringIO()))
+    notices: list[str] = []
+
+    async def notice(message: str) -> None:
+        notices.append(message)
+
+    app.notifiers.append(notice)
+    try:
+        await app.collect()
+    finally:
+        await app.close()
+    (message,) = notices
+    assert "'Down' is disabled" in message
+    assert "sitrep sources enable Down" in message

@@ -384,7 +384,9 @@ async def test_a_failed_round_is_retried_while_running_then_given_up(
     second = await deliver(sub, NOW + timedelta(hours=1), database=database, settings=settings, sender_for=sender)
     assert second is not None
     assert second.status == "pending"
-    (gave_up,) = await retry_due(database=database, settings=settings, sender_for=sender, now=later + timedelta(hours=1))
+    (gave_up,) = await retry_due(
+        database=database, settings=settings, sender_for=sender, now=later + timedelta(hours=1)
+    )
     assert gave_up.status == "failed"
     assert "given up after 2 failed rounds" in (gave_up.error or "")
     assert len(discord.messages) == 1
@@ -435,7 +437,9 @@ async def test_stopping_during_a_retry_loses_no_message(
     total = len(recorded.payload)
     discord.script = [500]  # the first message is refused, then Sitrep waits 30 s before trying again
     sending = asyncio.create_task(send_delivery(recorded.id, database=database, settings=settings, sender_for=sender))
-    while discord.script:
+    for _ in range(500):  # until the refusal has been answered, then a little into the backoff
+        if not discord.script:
+            break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)
     sending.cancel()  # Ctrl-C during the backoff

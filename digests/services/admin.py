@@ -115,6 +115,16 @@ async def list_own_sources(database: Database, *, guild_id: int) -> list[Source]
         return await source_store.server_sources(guild_id, session=session)
 
 
+async def enable_source(database: Database, *, guild_id: int, source_id: int) -> Source:
+    """Turn one of a server's own sources on again after it was disabled for failing."""
+    async with database.sessions.begin() as session:
+        source = await source_store.get_source(source_id, session=session)
+        if source is None or source.guild_id != guild_id:
+            raise NotFoundError(f"This server has no source {source_id}. See /sources list.")
+        source_store.enable(source)
+        return source
+
+
 async def remove_source(database: Database, *, guild_id: int, source_id: int) -> Source:
     """Remove one of a server's own sources (its articles stay, still seen only by that server)."""
     async with database.sessions.begin() as session:

@@ -13,8 +13,8 @@ from typing import Any
 from digests.collect.fetch import Fetcher
 from digests.collect.parse import ParsedArticle
 from digests.collect.sources import Reader, ReadResult, load_source_specs
-from digests.errors import SitrepError
-from digests.kinds import FetchOutcome, SourceKind
+from digests.errors import NotFoundError, SitrepError
+from digests.kinds import DisabledBy, FetchOutcome, SourceKind
 from digests.settings import Settings
 from digests.store import Database, IntegrityError
 from digests.store import articles as article_store
@@ -53,6 +53,8 @@ class SourceReport:
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Set when this collection disabled the source: what an operator is told.
+    disabled: str | None = None
 
 
 @dataclass(slots=True)
@@ -199,7 +201,12 @@ async def collect_source(source: Source, *, database: Database, reader: Reader, 
                     max_failures=reader.settings.collect.max_failures,
                 )
                 if not stored.enabled:
-                    log.warning("Source %r disabled: %s", stored.name, stored.disabled_reason)
+                    report.disabled = (
+                        f"Source {stored.name!r} is disabled: {stored.disabled_reason}. "
+                        f"Turn it on again with `sitrep sources enable {stored.name}`"
+                        + (" or /sources enable." if stored.guild_id else ".")
+                    )
+                    log.warning("%s", report.disabled)
         log.warning("Could not collect %r: %s", source.name, error)
         return report
     async with database.sessions.begin() as session:
@@ -258,3 +265,16 @@ async def list_sources(*, database: Database, settings: Settings) -> list[Source
     await sync_sources(database=database, settings=settings)
     async with database.sessions() as session:
         return await source_store.list_sources(session=session)
+
+
+async def enable_source(name: str, *, database: Database) -> Source:
+    """Turn a global source on again after it was disabled for failing; it is fetched at the next collection."""
+    async with database.sessions.begin() as session:
+        found = await source_store.find_sources(name, guild_id=GLOBAL_SCOPE, session=session)
+        if not found:
+            raise NotFoundError(f"There is no source named {name!r}; see `sitrep sources list`.")
+        source = found[0]
+        if source.disabled_by is DisabledBy.CONFIG:
+            raise SitrepError(f"{source.name!r} is {source.disabled_reason}; enable it there.")
+        source_store.enable(source)
+        return source

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from digests.kinds import DeliveryStatus, Origin, SourceKind, TargetKind
+from digests.kinds import DeliveryStatus, DisabledBy, Origin, SourceKind, TargetKind
 from digests.store.types import TZDateTime, str_enum, utcnow
 
 GLOBAL_SCOPE = 0
@@ -54,6 +54,7 @@ class Source(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_by: Mapped[DisabledBy | None] = mapped_column(str_enum(DisabledBy))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     articles: Mapped[list[Article]] = relationship(back_populates="source", passive_deletes=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from digests.kinds import Origin, SourceKind
+from digests.kinds import DisabledBy, Origin, SourceKind
 from digests.store.models import GLOBAL_SCOPE, Source
 from digests.store.records import SourceIn
 from digests.store.visibility import visible_sources
@@ -97,7 +97,24 @@ def mark_failure(source: Source, now: datetime, error: str, *, max_backoff_minut
     source.next_fetch_at = now + timedelta(minutes=delay)
     if source.failures >= max_failures:
         source.enabled = False
+        source.disabled_by = DisabledBy.FAILURES
         source.disabled_reason = f"disabled after {source.failures} failures in a row; last: {error}"
+
+
+def enable(source: Source) -> None:
+    """Turn a source on again with a clean slate: no failures, fetched at the next collection."""
+    source.enabled = True
+    source.disabled_by = None
+    source.disabled_reason = None
+    source.failures = 0
+    source.last_error = None
+    source.next_fetch_at = None
+
+
+async def find_sources(name: str, *, guild_id: int, session: AsyncSession) -> list[Source]:
+    """Return a server's own (or, with GLOBAL_SCOPE, the global) sources named ``name``, in any case."""
+    statement = select(Source).where(Source.guild_id == guild_id, func.lower(Source.name) == name.strip().lower())
+    return list(await session.scalars(statement))
 
 
 async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSession) -> list[Source]:
@@ -112,18 +129,23 @@ async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSessio
             session.add(source)
         elif source.location != spec.location:
             source.etag = source.last_modified = None  # validators belong to the old location
-        if source.enabled != spec.enabled or source.location != spec.location:
-            source.failures = 0
-            source.disabled_reason = None
-            source.next_fetch_at = None
+            enable(source)  # a new location deserves a fresh try
         source.kind = spec.kind
         source.location = spec.location
         source.interval_minutes = spec.interval_minutes
-        source.enabled = spec.enabled
+        if source.disabled_by is DisabledBy.FAILURES:
+            pass  # disabled after failing: it stays off until an admin turns it on again
+        elif spec.enabled and not source.enabled:
+            enable(source)
+        elif spec.enabled:
+            source.enabled = True
+        else:
+            source.enabled, source.disabled_by = False, DisabledBy.CONFIG
+            source.disabled_reason = "disabled in the sources file"
         result.append(source)
     for source in stored.values():
         if source.enabled:
-            source.enabled = False
+            source.enabled, source.disabled_by = False, DisabledBy.CONFIG
             source.disabled_reason = "no longer listed in the sources file"
     await session.flush()
     return result

@@ -140,6 +140,14 @@ class Admin(commands.Cog):
             interaction, f"Source {source.id} added: {source.name}, polled every {source.interval_minutes:g} minutes."
         )
 
+    @sources.command(name="enable", description="Turn on again a source that was disabled for failing.")
+    @app_commands.describe(source_id="The number shown by /sources list")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def sources_enable(self, interaction: discord.Interaction, source_id: int) -> None:
+        """Enable a source again."""
+        source = await admin.enable_source(self.app.database, guild_id=_guild(interaction), source_id=source_id)
+        await _ephemeral(interaction, f"Source {source.id} ({source.name}) is enabled again; it is polled next.")
+
     @sources.command(name="remove", description="Remove one of this server's sources.")
     @app_commands.describe(source_id="The number shown by /sources list")
     @app_commands.checks.has_permissions(manage_guild=True)
