@@ -280,3 +280,37 @@ async def test_the_operator_is_told_when_a_source_is_disabled(tmp_path: Path, ht
     (message,) = notices
     assert "'Down' is disabled" in message
     assert "sitrep sources enable Down" in message
+
+
+async def test_local_sources_never_read_outside_their_folder(sqlite_database: Database, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Secret title\n\nThe launch codes are 0000, and nobody outside may read them. " * 5)
+    watched = tmp_path / "watched"
+    (watched / "deeper").mkdir(parents=True)
+    inside = watched / "deeper" / "inside.txt"
+    inside.write_text("Inside story\n\nA long story that lives inside the watched folder, told at length. " * 5)
+    depth = "../" * len(watched.parts)
+    items = [
+        ("Climbs out", f"{depth}{str(secret).lstrip('/')}"),
+        ("Absolute", secret.as_uri()),
+        ("Stays in", "deeper/inside.txt"),
+    ]
+    entries = "".join(
+        f"<item><title>{title}</title><link>{link}</link><guid>{title}</guid><description>Teaser.</description></item>"
+        for title, link in items
+    )
+    (watched / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{entries}</channel></rss>'
+    )
+    (watched / "linked.txt").symlink_to(secret)
+    settings = make_settings(sqlite_database.url, collect={"fetch_full_text": True})
+
+    report = await ingest([str(watched)], database=sqlite_database, settings=settings)
+
+    async with sqlite_database.sessions() as session:
+        texts = " ".join((await session.scalars(select(Article.text))).all())
+    assert "launch codes" not in texts
+    assert "lives inside the watched folder" in texts  # a link inside the folder is still followed
+    warnings = " ".join(report.sources[0].warnings)
+    assert "linked.txt: a link to outside the folder; not read" in warnings
+    assert warnings.count("links outside its source's folder") == 2

@@ -88,6 +88,8 @@ class ReadResult:
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    # For a local source, the folder it may read from (the folder itself, or a file's folder).
+    root: Path | None = None
 
 
 class Reader:
@@ -153,13 +155,19 @@ class Reader:
         if result.name.startswith(("http://", "https://", "/")) and document.title:
             result.name = document.title
 
-    async def full_text(self, article: ParsedArticle) -> ParsedArticle:
-        """Replace a teaser's text with the full text of the page or file it links to, when that is longer."""
+    async def full_text(self, article: ParsedArticle, *, root: Path | None = None) -> ParsedArticle:
+        """Replace a teaser's text with the full text of the page or file it links to, when that is longer.
+
+        A file link is followed only for a feed read from this machine, and only to a file inside
+        ``root``, the source's own folder, wherever the link or a symlink on the way points.
+        """
         if not article.url:
             return article
         if article.url.startswith("file:") and article.feed and not is_url(article.feed):
-            # Only a feed read from this machine may point at this machine's files.
-            linked = await self._read_path(Path(url2pathname(urlsplit(article.url).path)), name=article.source_name)
+            linked_path = Path(url2pathname(urlsplit(article.url).path))
+            if root is None or not _inside(linked_path, root):
+                raise SourceError(f"{article.url}: links outside its source's folder; not read")
+            linked = await self._read_path(linked_path, name=article.source_name)
             if not linked.articles:
                 raise SourceError(f"{article.url}: {'; '.join(linked.errors) or 'no article in the linked file'}")
             page = linked.articles[0]
@@ -188,12 +196,20 @@ class Reader:
         if not path.exists():
             raise SourceError(f"{path}: no such file or folder")
         if not path.is_dir():
-            result = ReadResult(name=name or path.parent.name or str(path))
+            result = ReadResult(name=name or path.parent.name or str(path), root=path.resolve().parent)
             self._read_file(path, result, in_folder=False)
             return result
-        result = ReadResult(name=name or path.name or str(path))
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+        root = path.resolve()
+        result = ReadResult(name=name or path.name or str(path), root=root)
+        files = []
         skipped = 0
+        for candidate in sorted(path.rglob("*")):
+            if not candidate.is_file() or _hidden(candidate, path):
+                continue
+            if not _inside(candidate, root):
+                result.warnings.append(f"{candidate}: a link to outside the folder; not read")
+                continue
+            files.append(candidate)
         for file in files:
             try:
                 skipped += not self._read_file(file, result, in_folder=True)
@@ -231,6 +247,14 @@ class Reader:
 
 def _looks_like_html(data: bytes) -> bool:
     return data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype html", b"<html"))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Tell whether ``path``, with every symlink and '..' resolved, lies inside the folder ``root``."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop, or a path the system refuses
+        return False
 
 
 def _hidden(path: Path, root: Path) -> bool:

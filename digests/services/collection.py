@@ -112,7 +112,7 @@ async def _store(
             if not article.teaser:
                 return article
             try:
-                return await reader.full_text(article)
+                return await reader.full_text(article, root=read.root)
             except SitrepError as error:
                 report.warnings.append(f"kept the feed's teaser: {error}")
                 return article
