@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,7 +36,7 @@ sources_app = typer.Typer(help="Inspect the sources Sitrep collects from.", no_a
 app.add_typer(sources_app, name="sources")
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -204,12 +207,42 @@ def sources_enable(
     console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
 
 
-def _open_in(path: str) -> Any:
-    return sys.stdin if path == "-" else open(path, encoding="utf-8")
+def usage_error(message: str) -> typer.Exit:
+    """Print a usage error as one line and return the exit (code 2) to raise."""
+    errors.print(f"[red]Error:[/] {message}", highlight=False)
+    return typer.Exit(2)
 
 
-def _open_out(path: str) -> Any:
-    return sys.stdout if path == "-" else open(path, "w", encoding="utf-8")
+def _check_paths(in_path: str, out_path: str) -> None:
+    """Refuse, before any work, an input that is missing or an output that cannot be written or is the input."""
+    if in_path != "-" and not Path(in_path).is_file():
+        raise usage_error(f"{in_path}: no such file")
+    if out_path == "-":
+        return
+    out = Path(out_path)
+    if not out.parent.is_dir():
+        raise usage_error(f"{out_path}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise usage_error(f"{out_path}: is a folder; name a file")
+    if in_path != "-" and out.exists() and os.path.samefile(in_path, out):
+        raise usage_error(f"--out {out_path} is the input file; write the output somewhere else")
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[str]]:
+    """Write to a temporary file beside ``path`` and put it in place only when everything went well."""
+    if path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as sink:
+            yield sink
+        os.replace(scratch, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)
 
 
 def _stream_command(
@@ -221,9 +254,7 @@ def _stream_command(
     from digests.services.enrichment import Enricher
     from digests.services.jsonl import stream
 
-    if in_path != "-" and not Path(in_path).is_file():
-        errors.print(f"[red]Error:[/] {in_path}: no such file")
-        raise typer.Exit(2)
+    _check_paths(in_path, out_path)
     total = None
     if in_path != "-":
         with open(in_path, "rb") as handle_in:
@@ -235,11 +266,16 @@ def _stream_command(
     )  # fmt: skip
     task = progress.add_task(label, total=total)
     try:
-        with _open_in(in_path) as source, _open_out(out_path) as sink, progress:
+        with (
+            sys.stdin.buffer if in_path == "-" else open(in_path, "rb") as source,
+            _output(out_path) as sink,
+            progress,
+        ):
             report = stream(
                 source,
                 sink,
                 lambda batch: handle(enricher, batch),
+                max_line_bytes=settings.collect.max_file_bytes,
                 on_bad=lambda message: errors.print(f"[yellow]skipped[/] {message}", highlight=False),
                 on_done=lambda line: progress.update(task, completed=line),
             )

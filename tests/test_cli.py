@@ -130,6 +130,46 @@ def test_summarize_missing_input_is_a_usage_error(runner: CliRunner, tmp_path: P
     assert "no such file" in result.stderr
 
 
+def test_jsonl_tools_never_destroy_their_input(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "x.jsonl"
+    original = json.dumps({"id": 1, "text": "Kenya will add geothermal power. Nairobi agrees."}) + "\n"
+    source.write_text(original)
+    for command in ("tag", "summarize"):
+        result = runner.invoke(app, [command, "--in", str(source), "--out", str(source)])
+        assert result.exit_code == 2
+        assert "is the input file" in result.stderr
+        assert source.read_text() == original
+    missing = runner.invoke(app, ["summarize", "--in", str(source), "--out", str(tmp_path / "none" / "x.jsonl")])
+    assert missing.exit_code == 2
+    assert missing.stderr.count("\n") == 1
+    assert "does not exist" in missing.stderr
+    assert "Traceback" not in missing.output
+
+
+def test_jsonl_bad_encoding_long_lines_and_ids(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SITREP_COLLECT__MAX_FILE_BYTES", "2000")
+    good = "Kenya will add geothermal power. The plan costs money. Nairobi agrees."
+    lines = [
+        json.dumps({"text": good}).encode(),
+        json.dumps({"id": "line-3", "text": good}).encode(),
+        json.dumps({"text": good}).encode(),  # would be line-3 too: refused
+        b'{"id": "bad", "text": "caf\xe9 au lait"}',
+        json.dumps({"id": "long", "text": "word " * 1000}).encode(),
+        json.dumps({"id": 7, "text": good}).encode(),
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "tags.jsonl"
+    result = runner.invoke(app, ["tag", "--in", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "line 3: the id 'line-3' was used on line 2 already" in result.stderr
+    assert "line 4: not UTF-8" in result.stderr
+    assert "line 5: longer than 2,000 bytes" in result.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["line-1", "line-3", 7]
+
+
 def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
     assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0

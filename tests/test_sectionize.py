@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from digests.collect.parse import html_to_text, parse_text
+from digests.collect.parse import html_to_text, parse_file, parse_text
 from digests.collect.sectionize import Sectionizer, heading_key, split_sentences
+from digests.errors import SourceError
 from digests.settings import SectionSettings
 from tests.conftest import SAMPLES, SHARED_DATA
 
@@ -147,3 +148,29 @@ def test_text_file_title_is_first_line(sectionizer: Sectionizer, tmp_path: Path)
                          source_name="x")  # fmt: skip
     assert article.title == "A Title"
     assert [(s.heading, s.text) for s in article.sections] == [("What's Next?", "More.")]
+
+
+def test_odd_text_files_are_read_not_refused(sectionizer: Sectionizer, tmp_path: Path) -> None:
+    one_line = tmp_path / "wire.txt"
+    one_line.write_text(
+        "Kenya's parliament approved a geothermal expansion on Tuesday. The plan adds 300 megawatts by 2028."
+    )
+    (article,) = parse_file(one_line.read_bytes(), path=one_line, sectionizer=sectionizer, teaser_chars=600)
+    assert article.title == "Kenya's parliament approved a geothermal expansion on Tuesday."
+    assert "300 megawatts" in article.text
+
+    nuls = tmp_path / "nuls.txt"
+    nuls.write_bytes(b"Port strike ends\n\nDock workers went back to work on Monday\x00 after a deal.\x00\n")
+    (article,) = parse_file(nuls.read_bytes(), path=nuls, sectionizer=sectionizer, teaser_chars=600)
+    assert article.text == "Dock workers went back to work on Monday after a deal."
+
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes("Café talks in Zürich\n\nMinisters met in Zürich; the café was closed ".encode() + b"\xff.\n")
+    (article,) = parse_file(broken.read_bytes(), path=broken, sectionizer=sectionizer, teaser_chars=600)
+    assert article.title == "Café talks in Zürich"  # not "CafÃ©": the rest is UTF-8
+    assert "Zürich" in article.text
+
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(SourceError, match="not a text file"):
+        parse_file(binary.read_bytes(), path=binary, sectionizer=sectionizer, teaser_chars=600)

@@ -22,9 +22,10 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from digests.collect.identity import article_key, canonical_url, sha256
+from digests.collect.identity import article_key, canonical_url
 from digests.collect.sectionize import RawSection, Sectionizer
 from digests.errors import SourceError
+from digests.text import cut, sha256, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ _SKIP_TAGS = frozenset(
     {"script", "style", "noscript", "nav", "footer", "aside", "form", "iframe", "svg", "button", "template", "head"}
 )
 _WHITESPACE = re.compile(r"\s+")
+TITLE_CHARS = 120
+"""A title derived from an article's first sentence is cut to this length."""
 _HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BLOCK_TAGS = frozenset(
     {"p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "li", "table", "tr", "dl", "dt",
@@ -95,6 +98,8 @@ def decode(data: bytes, declared: str | None = None) -> str:
             return data.decode(name)
         except (LookupError, UnicodeDecodeError):
             continue
+    if _mostly_utf8(data):
+        return data.decode("utf-8", errors="replace")
     matches = charset_normalizer.from_bytes(data)
     best = matches.best()
     if best is not None:
@@ -121,9 +126,33 @@ def _wide_encoding(data: bytes) -> str | None:
     return None
 
 
+def _mostly_utf8(data: bytes) -> bool:
+    """Tell whether ``data`` is UTF-8 text with a few broken bytes (rather than text in another encoding)."""
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    wide = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    return wide > 0 and broken <= max(3, wide // 10)
+
+
+def _stray_nuls(data: bytes) -> bool:
+    """Tell whether the NUL bytes in ``data`` are a few strays in text, not the mark of a binary file."""
+    head = data[:8192]
+    nuls = head.count(b"\x00")
+    rest = head.replace(b"\x00", b"")
+    printable = sum(1 for byte in rest if byte >= 32 or byte in b"\t\r\n")
+    return nuls <= max(4, len(head) // 1000) and printable >= 0.95 * len(rest)
+
+
 def is_binary(data: bytes) -> bool:
     """Tell whether ``data`` looks like a binary file rather than text in some encoding."""
-    return b"\x00" in data[:8192] and _wide_encoding(data) is None
+    return b"\x00" in data[:8192] and _wide_encoding(data) is None and not _stray_nuls(data)
+
+
+def strip_stray_nuls(data: bytes) -> bytes:
+    """Drop the few stray NUL bytes of a text file (UTF-16 and UTF-32 text is left as it is)."""
+    if b"\x00" in data[:8192] and _wide_encoding(data) is None:
+        return data.replace(b"\x00", b"")
+    return data
 
 
 def looks_like_feed(data: bytes) -> bool:
@@ -317,10 +346,17 @@ def parse_text(text: str, *, path: Path, sectionizer: Sectionizer, source_name: 
         lines.pop(0)
     if not lines:
         raise SourceError(f"{path}: the file is empty")
-    title = _clean_title(lines[0].lstrip("#").strip("*_ ")) or path.stem
-    sections = sectionizer.split("\n".join(lines[1:]), title=title)
+    body = "\n".join(lines[1:])
+    if not body.strip():
+        # One paragraph and nothing else: it is the text, and the title comes from its first sentence.
+        body = lines[0]
+        first = split_sentences(_clean_title(body))
+        title = cut(first[0], TITLE_CHARS) if first else path.stem
+    else:
+        title = _clean_title(lines[0].lstrip("#").strip("*_ ")) or path.stem
+    sections = sectionizer.split(body, title=title)
     if not sections:
-        raise SourceError(f"{path}: the file has a title but no text")
+        raise SourceError(f"{path}: the file has no text")
     return ParsedArticle(title=title, sections=sections, source_name=source_name, url=path.resolve().as_uri())
 
 
@@ -334,6 +370,7 @@ def parse_file(
         raise SourceError(f"{path}: the file is empty")
     if is_binary(data):
         raise SourceError(f"{path}: not a text file")
+    data = strip_stray_nuls(data)
     if suffix in FEED_SUFFIXES or looks_like_feed(data):
         return parse_feed(
             data,

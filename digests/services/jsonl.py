@@ -29,9 +29,33 @@ class StreamReport:
     bad: list[str] = field(default_factory=list)
 
 
-def read_records(lines: Iterable[str], report: StreamReport) -> Iterator[Record]:
-    """Yield the good records of a JSONL stream; note each bad line in ``report``."""
-    for number, line in enumerate(lines, start=1):
+def binary_lines(source: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """Yield each line of ``source``; a line longer than ``limit`` bytes is read past and yielded as None."""
+    while line := source.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := source.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
+
+
+def read_records(lines: Iterable[bytes | None], report: StreamReport, *, limit: int) -> Iterator[Record]:
+    """Yield the good records of a JSONL stream; note each bad line in ``report``.
+
+    A line without an id gets ``line-N``; a line whose id was already used is refused, so that every
+    output line can be matched to its input.
+    """
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        if raw is None:
+            report.bad.append(f"line {number}: longer than {limit:,} bytes")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            report.bad.append(f"line {number}: not UTF-8 (byte {error.start + 1})")
+            continue
         if not line.strip():
             continue
         try:
@@ -46,8 +70,14 @@ def read_records(lines: Iterable[str], report: StreamReport) -> Iterator[Record]
         if not isinstance(text, str) or not text.strip():
             report.bad.append(f"line {number}: no text")
             continue
+        identity = data.get("id", f"line-{number}")
+        key = json.dumps(identity, sort_keys=True)
+        if key in seen:
+            report.bad.append(f"line {number}: the id {identity!r} was used on line {seen[key]} already")
+            continue
+        seen[key] = number
         title = data.get("title") if isinstance(data.get("title"), str) else ""
-        yield Record(number, data.get("id", number), text, title or "")
+        yield Record(number, identity, text, title or "")
 
 
 def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -62,10 +92,11 @@ def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 def stream(
-    source: IO[str],
+    source: IO[bytes],
     sink: IO[str],
     handle: Callable[[list[Record]], list[dict[str, Any]]],
     *,
+    max_line_bytes: int,
     batch_size: int = 32,
     on_bad: Callable[[str], None] | None = None,
     on_done: Callable[[int], None] | None = None,
@@ -73,7 +104,8 @@ def stream(
     """Read records from ``source``, transform them a batch at a time, and write one line each to ``sink``."""
     report = StreamReport()
     reported = 0
-    for batch in _batches(read_records(source, report), batch_size):
+    records = read_records(binary_lines(source, max_line_bytes), report, limit=max_line_bytes)
+    for batch in _batches(records, batch_size):
         for result in handle(batch):
             sink.write(json.dumps(result, ensure_ascii=False) + "\n")
         report.written += len(batch)
