@@ -12,6 +12,7 @@ from rich.console import Console
 from bot.sender import ChannelSender
 from bot.tree import SitrepTree
 from digests.app import App
+from digests.errors import SitrepError
 from digests.kinds import TargetKind
 from digests.render.safe import no_pings
 from digests.settings import Settings
@@ -94,8 +95,15 @@ class SitrepBot(commands.Bot):
 
 
 async def run_bot(settings: Settings, *, console: Console) -> None:
-    """Run the bot until it is closed."""
+    """Run the bot until it is closed; a refused token or a Discord outage at login is a one-line SitrepError."""
     if settings.discord_token is None:
-        raise RuntimeError("no Discord token")
+        raise SitrepError("no Discord token: set SITREP_DISCORD_TOKEN")
     async with SitrepBot(settings, console=console) as bot:
-        await bot.start(settings.discord_token.get_secret_value())
+        try:
+            await bot.start(settings.discord_token.get_secret_value())
+        except discord.LoginFailure as error:
+            raise SitrepError("Discord refused the token: check SITREP_DISCORD_TOKEN (the bot's token)") from error
+        except discord.HTTPException as error:
+            raise SitrepError(f"Discord answered HTTP {error.status} at login; try again later") from error
+        except (OSError, TimeoutError) as error:
+            raise SitrepError(f"cannot reach Discord ({error}); check the network and try again") from error

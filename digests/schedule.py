@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from rapidfuzz import process
 
 from digests.errors import SitrepError
+from digests.text import cut
 
 _DAILY = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -27,7 +28,9 @@ def check_timezone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as error:
         close = [match for match, _, _ in process.extract(name, sorted(available_timezones()), limit=3)]
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ScheduleError(f"unknown time zone {name!r}: use an IANA name such as Europe/London.{hint}") from error
+        raise ScheduleError(
+            f"unknown time zone {cut(name, 60)!r}: use an IANA name such as Europe/London.{hint}"
+        ) from error
 
 
 def parse_schedule(schedule: str, timezone: str) -> BaseTrigger:
@@ -42,12 +45,12 @@ def parse_schedule(schedule: str, timezone: str) -> BaseTrigger:
             assert match is not None
             hour, minute = int(match.group(1)), int(match.group(2))
             if hour > 23 or minute > 59:
-                raise ScheduleError(f"{part!r} is not a time of day: use 24-hour times such as 08:00 or 18:30")
+                raise ScheduleError(f"{cut(part, 40)!r} is not a time of day: use 24-hour times such as 08:00 or 18:30")
             triggers.append(CronTrigger(hour=hour, minute=minute, timezone=zone))
         return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
     if len(text.split()) != 5:
         raise ScheduleError(
-            f"{schedule!r} is not a schedule: use a cron expression such as '0 8 * * 1-5' "
+            f"{cut(schedule, 80)!r} is not a schedule: use a cron expression such as '0 8 * * 1-5' "
             "(08:00 on weekdays) or daily times such as '08:00, 18:30'"
         )
     fields = text.split()
@@ -62,7 +65,8 @@ def parse_schedule(schedule: str, timezone: str) -> BaseTrigger:
         )
     except ValueError as error:
         raise ScheduleError(
-            f"{schedule!r} is not a valid cron expression ({error}); for example '0 8 * * 1-5' is 08:00 on weekdays"
+            f"{cut(schedule, 80)!r} is not a valid cron expression ({error}); "
+            "for example '0 8 * * 1-5' is 08:00 on weekdays"
         ) from error
 
 
@@ -108,6 +112,7 @@ def previous_fire_time(
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": 1 / 60, "min": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
+MAX_SINCE_HOURS = 24 * 365 * 100
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -115,9 +120,13 @@ def parse_since(text: str, now: datetime) -> datetime:
     match = _DURATION.match(text)
     if match:
         hours = float(match.group(1)) * _UNITS[match.group(2).lower()]
+        if hours > MAX_SINCE_HOURS:
+            raise ScheduleError(f"{cut(text, 40)!r} reaches back too far: at most {MAX_SINCE_HOURS // 24 // 365} years")
         return now - timedelta(hours=hours)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError as error:
-        raise ScheduleError(f"{text!r} is not a time span: use 24h, 90m, 7d, 2w or a date like 2026-11-20") from error
+        raise ScheduleError(
+            f"{cut(text, 40)!r} is not a time span: use 24h, 90m, 7d, 2w or a date like 2026-11-20"
+        ) from error
     return when if when.tzinfo else when.replace(tzinfo=now.tzinfo)

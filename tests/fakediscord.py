@@ -128,6 +128,7 @@ class FakeDiscord:
         self.bad_requests: list[dict[str, Any]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.identifies = 0
+        self.login_status = 200  # 401 refuses the token; 5xx stands for an outage
         self.resumes = 0
         self.sequence = 0
         self.session_id = "fake-session"
@@ -422,8 +423,10 @@ class FakeDiscord:
             headers={"Content-Type": "application/json", **(headers or {})},
         )
 
-    def _invalid(self, embeds: list[dict[str, Any]]) -> web.Response | None:
-        errors = embed_errors(embeds)
+    def _invalid(self, body: dict[str, Any]) -> web.Response | None:
+        errors = embed_errors(body.get("embeds") or [])
+        if len(body.get("content") or "") > 2000:
+            errors["content"] = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer."}]}
         if not errors:
             return None
         body = {"code": 50035, "errors": errors, "message": "Invalid Form Body"}
@@ -444,6 +447,8 @@ class FakeDiscord:
                 body = json.loads(raw)
         parts = path.strip("/").split("/")
         if path == "/users/@me":
+            if self.login_status != 200:
+                return self._json({"message": f"{self.login_status}: refused", "code": 0}, status=self.login_status)
             return self._json(user(BOT_ID, "Sitrep", bot=True))
         if path == "/oauth2/applications/@me":
             return self._json(
@@ -485,7 +490,7 @@ class FakeDiscord:
             record = next(r for r in self.interactions.values() if r.id == parts[1])
             kind = body["type"]
             data = body.get("data") or {}
-            if (invalid := self._invalid(data.get("embeds") or [])) is not None:
+            if (invalid := self._invalid(data)) is not None:
                 if not record.callback.done():
                     record.callback.set_result(body)
                 return invalid
@@ -507,7 +512,7 @@ class FakeDiscord:
             )
         if parts[0] == "webhooks" and len(parts) == 3 and method == "POST":
             record = self.interactions[parts[2]]
-            if (invalid := self._invalid(body.get("embeds") or [])) is not None:
+            if (invalid := self._invalid(body)) is not None:
                 return invalid
             message = self._message("0", body)
             record.followups.append(message)
@@ -516,7 +521,7 @@ class FakeDiscord:
         if parts[0] == "webhooks" and "messages" in parts and method in ("PATCH", "GET"):
             record = self.interactions[parts[2]]
             if method == "PATCH":
-                if (invalid := self._invalid(body.get("embeds") or [])) is not None:
+                if (invalid := self._invalid(body)) is not None:
                     return invalid
                 record.edits.append(body)
                 record.changed.set()
@@ -542,7 +547,7 @@ class FakeDiscord:
                         "X-RateLimit-Scope": "user",
                     },
                 )
-            if (invalid := self._invalid(body.get("embeds") or [])) is not None:
+            if (invalid := self._invalid(body)) is not None:
                 return invalid
             nonce = body.get("nonce")
             if body.get("enforce_nonce") and nonce in self.nonces:

@@ -16,7 +16,8 @@ from discord import app_commands
 from rich.console import Console
 from sqlalchemy import delete
 
-from bot.client import SitrepBot
+from bot.client import SitrepBot, run_bot
+from digests.errors import SitrepError
 from digests.store.models import Article
 from tests.conftest import SAMPLES, make_settings
 from tests.factories import add_article, add_source
@@ -346,3 +347,35 @@ async def test_operator_notices_go_to_the_admin_channel(wire: tuple[FakeDiscord,
     (notice,) = fake.messages[str(CHANNEL)]
     assert notice["content"].startswith("Source 'Wire' is disabled")
     assert "@everyone" not in notice["content"]  # neutralised, and mentions are off anyway
+
+
+@pytest.mark.parametrize(("status", "message"), [(401, "Discord refused the token"), (503, "HTTP 503 at login")])
+async def test_login_failures_are_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, message: str
+) -> None:
+    fake = FakeDiscord()
+    fake.login_status = status
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.rest_base)
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", discord_token="wrong")
+    try:
+        with pytest.raises(SitrepError, match=message) as raised:
+            await run_bot(settings, console=Console(file=io.StringIO()))
+    finally:
+        await fake.stop()
+    assert "\n" not in str(raised.value)
+
+
+async def test_replies_stay_within_discords_limits(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    options = {c["name"]: c for c in fake.commands["global"]}
+    (name,) = options["country"]["options"]
+    assert name["max_length"] == 100
+    assert {o["name"]: o.get("max_length") for o in options["digest"]["options"]}["since"] == 40
+    # Discord enforces max_length itself; should a long value get through, the reply is still cut to fit.
+    for command, option in (("country", "name"), ("topic", "name"), ("digest", "since")):
+        interaction = await fake.interact(GUILD, CHANNEL, command, [{"type": 3, "name": option, "value": "Q" * 6000}])
+        answer = await interaction.answered()
+        assert answer["data"]["flags"] & 64
+        assert 0 < len(answer["data"]["content"]) <= 2000
+    assert fake.bad_requests == []

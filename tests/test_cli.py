@@ -203,3 +203,24 @@ def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path) -
     # Building a digest records no delivery.
     with sqlite3.connect(tmp_path / "d.db") as connection:
         assert connection.execute("select count(*) from deliveries").fetchone() == (0,)
+
+
+def test_failures_are_one_clear_line_with_a_documented_exit_code(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.conftest import POSTGRES_ADMIN_URL, _postgres_available
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    cases = [
+        (["--database-url", url, "digest", "--since", "99999999d"], 2, "reaches back too far"),
+        (["--database-url", url, "digest", "--country", "X" * 6000], 2, "Unknown country"),
+        (["--database-url", url, "sources", "enable", "nothing"], 1, "There is no source named"),
+    ]
+    if _postgres_available():
+        missing = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/sitrep_no_such_database"
+        cases.append((["--database-url", missing, "sources", "list"], 1, 'database "sitrep_no_such_database"'))
+    for arguments, code, message in cases:
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == code, (arguments, result.output)
+        assert message in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert len(result.stderr) < 400
+        assert "Traceback" not in result.output

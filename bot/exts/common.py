@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from bot.client import SitrepBot
 
 
+Name = app_commands.Range[str, 1, 100]
+"""A topic, country or time-zone option: Discord refuses anything longer before it reaches us."""
+Span = app_commands.Range[str, 1, 40]
+"""A "since" option such as 24h or 2026-11-20."""
+Listing = app_commands.Range[str, 1, 500]
+"""A comma-separated list of topics or countries, or a schedule."""
+
+
 def bot_of(interaction: discord.Interaction) -> SitrepBot:
     """Return the bot that received the interaction."""
     return interaction.client  # type: ignore[return-value]

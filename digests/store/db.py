@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from digests.errors import ConfigError
@@ -91,11 +92,14 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def open_database(url: str) -> Database:
-    """Open the database at ``url`` and apply pending migrations."""
+    """Open the database at ``url`` and apply pending migrations; a database that cannot be reached is a ConfigError."""
     database = Database(url)
     try:
-        await database.migrate()
-    except OSError as error:
+        async with database.engine.connect():
+            pass
+    except (OSError, DBAPIError) as error:
         await database.dispose()
-        raise ConfigError(f"cannot reach the database {database.describe()}: {error}") from error
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        raise ConfigError(f"cannot open the database {database.describe()}: {reason}") from error
+    await database.migrate()
     return database

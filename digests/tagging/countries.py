@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pycountry
 
-from digests.text import fold
+from digests.text import cut, fold
 
 _PLACES_FILE = Path(__file__).with_name("places.toml")
 
@@ -247,7 +247,7 @@ def resolve_country(name: str) -> str:
     close = process.extract(key, list(choices), scorer=fuzz.WRatio, limit=6, score_cutoff=60)
     suggestions = list(dict.fromkeys(f"{country_name(choices[m])} ({choices[m]})" for m, _, _ in close))[:3]
     hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-    raise NotFoundError(f"Unknown country {name!r}.{hint}")
+    raise NotFoundError(f"Unknown country {cut(name, 60)!r}.{hint}")
 
 
 def suggest_countries(prefix: str, limit: int = 25) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from digests.errors import ConfigError
 from digests.inference import SentenceEncoder
+from digests.text import cut
 from digests.tomlfile import read_entries
 
 
@@ -185,4 +186,4 @@ def resolve_topic(name: str, topics: Sequence[Topic]) -> str:
         return by_fold[name.strip().casefold()]
     close = [match for match, _, _ in process.extract(name, [t.name for t in topics], limit=3, score_cutoff=50)]
     hint = f" Did you mean {', '.join(close)}?" if close else f" Topics are: {', '.join(by_fold.values())}."
-    raise NotFoundError(f"Unknown topic {name!r}.{hint}")
+    raise NotFoundError(f"Unknown topic {cut(name, 60)!r}.{hint}")

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import SitrepBot
-from bot.exts.common import country_autocomplete, topic_autocomplete
+from bot.exts.common import Listing, Name, country_autocomplete, topic_autocomplete
 from digests.app import App
 from digests.render.safe import safe
 from digests.services import admin
@@ -70,10 +70,10 @@ class Admin(commands.Cog):
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
-        schedule: str,
-        timezone: str,
-        topics: str | None = None,
-        countries: str | None = None,
+        schedule: Listing,
+        timezone: Name,
+        topics: Listing | None = None,
+        countries: Listing | None = None,
         max_items: app_commands.Range[int, 1, 50] = 10,
     ) -> None:
         """Create a subscription for this server."""
@@ -130,7 +130,10 @@ class Admin(commands.Cog):
     @app_commands.describe(url="An http(s) URL of an RSS/Atom feed or a page", interval="Minutes between polls")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_add(
-        self, interaction: discord.Interaction, url: str, interval: app_commands.Range[int, 5, 10080] | None = None
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000],
+        interval: app_commands.Range[int, 5, 10080] | None = None,
     ) -> None:
         """Add a source."""
         source = await admin.add_source(

@@ -9,7 +9,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import SitrepBot
-from bot.exts.common import country_autocomplete, country_option, since_option, topic_autocomplete, topic_option
+from bot.exts.common import (
+    Name,
+    Span,
+    country_autocomplete,
+    country_option,
+    since_option,
+    topic_autocomplete,
+    topic_option,
+)
 from bot.render import embeds_of
 from digests.compose import DigestFilters
 from digests.render.discord import discord_messages
@@ -33,9 +41,9 @@ class Digests(commands.Cog):
     async def digest(
         self,
         interaction: discord.Interaction,
-        topic: str | None = None,
-        country: str | None = None,
-        since: str | None = None,
+        topic: Name | None = None,
+        country: Name | None = None,
+        since: Span | None = None,
         private: bool = False,
     ) -> None:
         """Build and post a digest."""

@@ -7,7 +7,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import SitrepBot
-from bot.exts.common import country_autocomplete, country_option, since_option, topic_autocomplete, topic_option
+from bot.exts.common import (
+    Name,
+    Span,
+    country_autocomplete,
+    country_option,
+    since_option,
+    topic_autocomplete,
+    topic_option,
+)
 from bot.render import article_embed
 from bot.views import ResultsPaginator
 from digests.app import App
@@ -50,7 +58,7 @@ class Queries(commands.Cog):
     @app_commands.command(name="topic", description="The latest articles on a topic.")
     @app_commands.describe(name="A topic from the team's taxonomy")
     @app_commands.autocomplete(name=topic_autocomplete)
-    async def topic(self, interaction: discord.Interaction, name: str) -> None:
+    async def topic(self, interaction: discord.Interaction, name: Name) -> None:
         """List the latest articles on a topic."""
         topic = topic_option(interaction, name)
         await interaction.response.defer(thinking=True)
@@ -60,7 +68,7 @@ class Queries(commands.Cog):
     @app_commands.command(name="country", description="The latest articles about a country.")
     @app_commands.describe(name="A country: name, code, alias or demonym (UK, Britain, British, GB)")
     @app_commands.autocomplete(name=country_autocomplete)
-    async def country(self, interaction: discord.Interaction, name: str) -> None:
+    async def country(self, interaction: discord.Interaction, name: Name) -> None:
         """List the latest articles about a country."""
         code = country_option(name)
         assert code is not None
@@ -80,9 +88,9 @@ class Queries(commands.Cog):
         self,
         interaction: discord.Interaction,
         query: app_commands.Range[str, 2, 200],
-        topic: str | None = None,
-        country: str | None = None,
-        since: str | None = None,
+        topic: Name | None = None,
+        country: Name | None = None,
+        since: Span | None = None,
     ) -> None:
         """Search by meaning and words."""
         topic_name, code, start = topic_option(interaction, topic), country_option(country), since_option(since)
