@@ -27,7 +27,9 @@ EXTENSIONS = ("bot.exts.digests", "bot.exts.queries", "bot.exts.admin")
 class SitrepBot(commands.Bot):
     """A front door over the app: answers slash commands and delivers channel digests."""
 
-    def __init__(self, settings: Settings, *, console: Console | None = None, **options: object) -> None:
+    def __init__(
+        self, settings: Settings, *, console: Console | None = None, status: Console | None = None, **options: object
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -40,6 +42,7 @@ class SitrepBot(commands.Bot):
         )
         self.settings = settings
         self.console = console or Console()
+        self.status_console = status
         self._app: App | None = None
         self._begin: asyncio.Task[None] | None = None
 
@@ -57,7 +60,7 @@ class SitrepBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Open the app, load the extensions, sync commands, and start the scheduled jobs in the background."""
-        self._app = await App.open(self.settings, console=self.console)
+        self._app = await App.open(self.settings, console=self.console, status=self.status_console)
         self._app.senders.register(TargetKind.CHANNEL, lambda target: ChannelSender(self, int(target)))
         if self.settings.discord.admin_channel_id:
             self._app.notifiers.append(self.post_notice)
@@ -94,11 +97,11 @@ class SitrepBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings, *, console: Console) -> None:
+async def run_bot(settings: Settings, *, console: Console, status: Console | None = None) -> None:
     """Run the bot until it is closed; a refused token or a Discord outage at login is a one-line SitrepError."""
     if settings.discord_token is None:
         raise SitrepError("no Discord token: set SITREP_DISCORD_TOKEN")
-    async with SitrepBot(settings, console=console) as bot:
+    async with SitrepBot(settings, console=console, status=status) as bot:
         try:
             await bot.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure as error:

@@ -70,9 +70,11 @@ class Resources:
 class App:
     """One running Sitrep: its resources, where digests go, and the scheduler that drives the jobs."""
 
-    def __init__(self, resources: Resources, *, console: Console) -> None:
+    def __init__(self, resources: Resources, *, console: Console, status: Console | None = None) -> None:
         self.resources = resources
         self.console = console
+        # Spinners go where the log lines go, so that the two share one terminal line discipline.
+        self.status = status or console
         self.senders = SenderRegistry()
         self.senders.register(TargetKind.TERMINAL, lambda _target: TerminalSender(console))
         self.senders.register(TargetKind.WEBHOOK, lambda url: WebhookSender(url, resources.http))
@@ -81,10 +83,10 @@ class App:
         self.schedule = jobs.DigestSchedule(self.scheduler, self.database, self.settings, self._scheduled_digest)
 
     @classmethod
-    async def open(cls, settings: Settings, *, console: Console) -> App:
+    async def open(cls, settings: Settings, *, console: Console, status: Console | None = None) -> App:
         """Open the resources, load sources and subscriptions from the configuration, and say so."""
         resources = await Resources.open(settings)
-        app = cls(resources, console=console)
+        app = cls(resources, console=console, status=status)
         sources = await sync_sources(database=resources.database, settings=settings)
         subscriptions = await sync_settings_subscriptions(database=resources.database, settings=settings)
         console.print(
@@ -123,7 +125,7 @@ class App:
     async def collect(self) -> None:
         """Poll due sources, then summarize and tag what came in."""
         await jobs.collect_and_enrich(
-            database=self.database, settings=self.settings, models=self.models, console=self.console, notify=self.notify
+            database=self.database, settings=self.settings, models=self.models, console=self.status, notify=self.notify
         )
 
     async def deliver(self, subscription_id: int, window_end: datetime) -> None:
@@ -193,17 +195,20 @@ def front_door(name: str) -> Callable[..., Awaitable[None]]:
     raise SitrepError(f"the {name} front door is not installed (reinstall Sitrep with `make run`)")
 
 
-async def run_forever(settings: Settings, *, console: Console) -> None:
-    """Run Sitrep until Ctrl-C or SIGTERM; with a Discord token, run it inside the bot."""
+async def run_forever(settings: Settings, *, console: Console, status: Console | None = None) -> None:
+    """Run Sitrep until Ctrl-C or SIGTERM; with a Discord token, run it inside the bot.
+
+    Digests printed in the terminal go to ``console``; spinners go to ``status``, where the log is.
+    """
     if settings.discord_token is not None and settings.discord_token.get_secret_value():
-        await front_door("discord")(settings, console=console)
+        await front_door("discord")(settings, console=console, status=status)
         return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    app = await App.open(settings, console=console)
+    app = await App.open(settings, console=console, status=status)
     try:
         await app.start()
         await stop.wait()

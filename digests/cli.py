@@ -92,7 +92,7 @@ def _print_report(report: Any, *, as_json: bool, title: str) -> None:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
         return
     table = Table(title=title, title_justify="left")
-    for column in ("source", "new", "updated", "unchanged", "errors"):
+    for column in ("source", "new", "updated", "unchanged", "from elsewhere", "errors"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for source in report.sources:
         state = " (not modified)" if source.not_modified else ""
@@ -101,17 +101,20 @@ def _print_report(report: Any, *, as_json: bool, title: str) -> None:
             str(source.new),
             str(source.updated),
             str(source.unchanged),
+            str(source.duplicates),
             str(len(source.errors)),
         )
     table.add_section()
-    table.add_row("total", str(report.new), str(report.updated), str(report.unchanged), str(len(report.errors)))
+    totals = (report.new, report.updated, report.unchanged, report.duplicates, len(report.errors))
+    table.add_row("total", *map(str, totals))
     console.print(table)
     for source in report.sources:
         for warning in source.warnings:
             console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
         for error in source.errors:
             console.print(f"[red]error:[/] {error}", highlight=False)
-    rate = (report.new + report.updated + report.unchanged) / report.seconds if report.seconds else 0.0
+    seen = report.new + report.updated + report.unchanged + report.duplicates
+    rate = seen / report.seconds if report.seconds else 0.0
     console.print(f"{report.seconds:.2f} s, {rate:.1f} articles/s", style="dim")
 
 
@@ -322,12 +325,26 @@ def summarize_pending_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sections or articles per batch.")] = 64,
 ) -> None:
     """Summarize and tag every stored section and article that needs it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from digests.services.enrichment import summarize_pending
 
     settings = _settings(ctx)
-    report = run_with_resources(
-        settings, lambda r: summarize_pending(database=r.database, enricher=r.models, batch_size=batch_size)
-    )
+    bar = Progress(
+        TextColumn("summarizing and tagging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=errors, transient=True, disable=not errors.is_terminal,
+    )  # fmt: skip
+    task = bar.add_task("enrich", total=None)
+    with bar:
+        report = run_with_resources(
+            settings,
+            lambda r: summarize_pending(
+                database=r.database,
+                enricher=r.models,
+                batch_size=batch_size,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            ),
+        )
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict()) + "\n")
     else:
@@ -387,6 +404,8 @@ def digest(
         errors.print(f"[red]Error:[/] {error}")
         raise typer.Exit(2) from error
     built = run_with_resources(settings, lambda r: digest_now(r.database, filters, timezone=timezone))
+    if built.waiting:
+        errors.print(f"{built.waiting} article(s) await summarizing: run `sitrep summarize-pending` to include them.")
     if output is DigestFormat.discord:
         sys.stdout.write(json.dumps(discord_messages(built), ensure_ascii=False, indent=2) + "\n")
     elif output is DigestFormat.markdown:
@@ -406,7 +425,7 @@ def run(ctx: typer.Context) -> None:
 
     settings = _settings(ctx)
     try:
-        asyncio.run(run_forever(settings, console=console))
+        asyncio.run(run_forever(settings, console=console, status=errors))
     except KeyboardInterrupt:
         console.print("Stopped.")
     except SitrepError as error:

@@ -71,6 +71,8 @@ class Digest:
     matched: int
     counts_by_topic: dict[str, int]
     filters: DigestFilters
+    # Articles collected in the window that are not summarized and tagged yet, so not in the digest.
+    waiting: int = 0
 
     @property
     def items(self) -> list[DigestItem]:

@@ -63,16 +63,25 @@ class TerminalSender:
         return f"terminal-{nonce}"
 
 
+def redact_webhook(url: str) -> str:
+    """Return a webhook URL fit to show: its scheme, host and id, never its token."""
+    parts = urlsplit(url.strip())
+    head, _, rest = parts.path.partition("/webhooks/")
+    webhook_id = rest.split("/", 1)[0]
+    shown = f"{head}/webhooks/{webhook_id}/…" if rest else ("/…" if parts.path.strip("/") else "")
+    return f"{parts.scheme}://{parts.hostname or ''}{shown}" if parts.scheme else "…"
+
+
 def check_webhook_url(url: str, *, allow_any_host: bool = False) -> str:
-    """Return ``url`` if it is a Discord webhook URL, else raise a SitrepError with an example."""
+    """Return ``url`` if it is a Discord webhook URL, else raise a SitrepError (that never shows the token)."""
     parts = urlsplit(url.strip())
     example = "https://discord.com/api/webhooks/<id>/<token>"
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise SitrepError(f"not a webhook URL: {url!r}; it looks like {example}")
+        raise SitrepError(f"not a webhook URL: {redact_webhook(url)}; it looks like {example}")
     if not allow_any_host and (parts.scheme != "https" or parts.hostname not in DISCORD_HOSTS):
-        raise SitrepError(f"webhook URLs must be Discord's ({example})")
+        raise SitrepError(f"webhook URLs must be Discord's ({example}), not {redact_webhook(url)}")
     if "/webhooks/" not in parts.path:
-        raise SitrepError(f"not a webhook URL: {url!r}; it looks like {example}")
+        raise SitrepError(f"not a webhook URL: {redact_webhook(url)}; it looks like {example}")
     return url.strip()
 
 

@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 
 from digests.errors import SitrepError
-from digests.schedule import parse_schedule, previous_fire_time
+from digests.schedule import next_fire_time, parse_schedule, previous_fire_time
 from digests.services.collection import collect_due_sources
 from digests.services.deliveries import SenderFactory, deliver, retry_due
 from digests.services.digests import enabled_subscriptions, get_subscription
@@ -80,6 +80,16 @@ async def scheduled_digest(
     now = datetime.now(UTC)
     fired = previous_fire_time(parse_schedule(subscription.schedule, subscription.timezone), now) or now
     await deliver_window(subscription_id, fired, database=database, settings=settings, sender_for=sender_for)
+    log_next_digest(subscription.name, subscription.schedule, subscription.timezone)
+
+
+def log_next_digest(name: str, schedule: str, timezone: str) -> None:
+    """Say when a subscription's next digest is due, in its own time zone."""
+    now = datetime.now(UTC)
+    upcoming = next_fire_time(parse_schedule(schedule, timezone), now)
+    if upcoming is not None:
+        hours = (upcoming - now).total_seconds() / 3600
+        log.info("Next digest %r at %s (in %.1f h)", name, upcoming.strftime("%a %d %b %H:%M %Z"), hours)
 
 
 class DigestSchedule:
@@ -123,3 +133,4 @@ class DigestSchedule:
                 misfire_grace_time=int(self.settings.digest.grace_minutes * 60) or None,
             )
             self._signatures[subscription.id] = signature
+            log_next_digest(subscription.name, subscription.schedule, subscription.timezone)

@@ -37,7 +37,8 @@ class FetchOutcome(StrEnum):
 
     NEW = "new"
     UPDATED = "updated"
-    UNCHANGED = "unchanged"
+    UNCHANGED = "unchanged"  # seen again from the same source, as stored
+    DUPLICATE = "duplicate"  # already stored from another source (a feed listing a folder's articles)
 
 
 class Origin(StrEnum):

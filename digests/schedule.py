@@ -130,3 +130,8 @@ def parse_since(text: str, now: datetime) -> datetime:
             f"{cut(text, 40)!r} is not a time span: use 24h, 90m, 7d, 2w or a date like 2026-11-20"
         ) from error
     return when if when.tzinfo else when.replace(tzinfo=now.tzinfo)
+
+
+def next_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """Return when ``trigger`` next fires after ``now``."""
+    return trigger.get_next_fire_time(None, now)

@@ -183,6 +183,9 @@ def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
 def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
     assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0
+    early = runner.invoke(app, ["--database-url", url, "digest", "--format", "text"])
+    assert "5 collected article(s) are still being summarized" in early.stdout
+    assert "run `sitrep summarize-pending`" in early.stderr
     assert runner.invoke(app, ["--database-url", url, "summarize-pending"]).exit_code == 0
     result = runner.invoke(app, ["--database-url", url, "digest", "--since", "2h", "--format", "discord"])
     assert result.exit_code == 0, result.output

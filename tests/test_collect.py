@@ -314,3 +314,27 @@ async def test_local_sources_never_read_outside_their_folder(sqlite_database: Da
     warnings = " ".join(report.sources[0].warnings)
     assert "linked.txt: a link to outside the folder; not read" in warnings
     assert warnings.count("links outside its source's folder") == 2
+
+
+@pytest.mark.parametrize("full_text", [False, True])
+async def test_first_collection_counts_copies_from_other_sources_apart(tmp_path: Path, full_text: bool) -> None:
+    samples = f'location = "{SAMPLES / "articles"}"\nkind = "path"\n'
+    feed = f'location = "{SAMPLES / "feed.xml"}"\nkind = "path"\n'
+    settings = _sources_file(tmp_path, f'[[source]]\nname = "Folder"\n{samples}\n[[source]]\nname = "Feed"\n{feed}')
+    settings = settings.model_copy(
+        update={"collect": settings.collect.model_copy(update={"fetch_full_text": full_text})}
+    )
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        await sync_sources(database=database, settings=settings)
+        report = await collect_due_sources(database=database, settings=settings)
+    finally:
+        await database.dispose()
+    # Together they hold five articles, once each; nothing was seen before, so nothing is "unchanged".
+    assert (report.new, report.unchanged) == (5, 0)
+    if full_text:
+        assert (report.updated, report.duplicates) == (0, 5)
+    else:
+        # Without full text, the feed's teasers are replaced by the folder's text when the feed is read first.
+        assert report.updated + report.duplicates == 5

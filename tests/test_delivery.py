@@ -28,7 +28,7 @@ from digests.services.deliveries import (
     retry_due,
     send_delivery,
 )
-from digests.services.digests import sync_settings_subscriptions
+from digests.services.digests import parse_target, sync_settings_subscriptions
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Delivery, Subscription
@@ -290,6 +290,17 @@ def test_webhook_urls_are_checked() -> None:
         check_webhook_url("https://evil.example/api/webhooks/1/abc")
     with pytest.raises(SitrepError, match="not a webhook URL"):
         check_webhook_url("https://discord.com/channels/1")
+    for mistyped in (
+        "https://discord.com/api/webhoks/123/s3cr3t-t0ken",
+        "htps://discord.com/api/webhooks/1/s3cr3t-t0ken",
+    ):
+        with pytest.raises(SitrepError) as refused:
+            check_webhook_url(mistyped)
+        assert "s3cr3t-t0ken" not in str(refused.value)
+    with pytest.raises(SitrepError, match="must be Discord's") as elsewhere:
+        check_webhook_url("https://evil.example/api/webhooks/1/s3cr3t-t0ken")
+    assert "evil.example/api/webhooks/1/…" in str(elsewhere.value)
+    assert "s3cr3t-t0ken" not in str(elsewhere.value)
     assert issubclass(TargetGone, SitrepError)
     assert SendFailed("x").retry
 
@@ -453,3 +464,12 @@ async def test_stopping_during_a_retry_loses_no_message(
     assert len(discord.messages) == total  # the refused message was sent after the restart
     assert f"{total} of {total} message(s) posted" in caplog.text
     assert "may have been posted" not in caplog.text
+
+
+def test_the_webhook_from_the_environment_is_checked_too() -> None:
+    settings = make_settings(discord_webhook_url="https://evil.example/api/webhooks/1/s3cr3t-t0ken")
+    with pytest.raises(SitrepError, match="SITREP_DISCORD_WEBHOOK_URL: webhook URLs must be Discord's") as refused:
+        parse_target("auto", settings)
+    assert "s3cr3t-t0ken" not in str(refused.value)
+    good = make_settings(discord_webhook_url="https://discord.com/api/webhooks/1/abc")
+    assert parse_target("auto", good) == ("webhook", "https://discord.com/api/webhooks/1/abc")

@@ -35,7 +35,13 @@ async def test_summarize_and_tag_pending(database: Database, encoder: SentenceEn
     await ingest([str(folder)], database=database, settings=settings)
     enricher = Enricher(settings, encoder=encoder)
     try:
-        report = await summarize_pending(database=database, enricher=enricher, batch_size=5)
+        seen: list[tuple[int, int]] = []
+        report = await summarize_pending(
+            database=database, enricher=enricher, batch_size=5, progress=lambda *step: seen.append(step)
+        )
+        assert len(seen) > 2  # told after every batch, not only at the end
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+        assert seen[-1] == (report.sections_summarized + report.articles_tagged,) * 2
         articles = await _articles(database)
         assert report.articles_tagged == len(articles) == 5
         assert report.sections_summarized == sum(len(a.sections) for a in articles)

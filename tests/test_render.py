@@ -137,3 +137,13 @@ def test_markdown_and_text_renderers() -> None:
     assert "CYBERSECURITY" in text_out
     assert "What's Next?: Talks follow." in text_out
     assert "Japan" in text_out
+
+
+def test_footers_are_plain_text_without_escapes() -> None:
+    item = DigestItem(1, "Title", None, "Reuters_World *Wire*", NOW, NOW, ["JP"], ["trade and tariffs"], "", [])
+    filters = DigestFilters(since=NOW - timedelta(days=1), until=NOW)
+    digest = Digest("Briefing", filters.since, filters.until, "UTC", [DigestGroup("trade", [item])], 1, {}, filters)
+    (message,) = discord_messages(digest)
+    footer = message["embeds"][1]["footer"]["text"]
+    assert footer.startswith("Reuters_World *Wire* | Japan")  # Discord does not render Markdown in footers
+    assert "\\" not in footer

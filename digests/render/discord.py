@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
-from digests.render.safe import safe
+from digests.render.safe import no_pings, safe
 from digests.tagging.countries import country_name
 from digests.text import cut
 
@@ -55,6 +55,18 @@ def more_line(digest: Digest) -> str | None:
     return f"{digest.more} more matching article(s) not shown: use /digest or /search to see them."
 
 
+def empty_line(digest: Digest) -> str | None:
+    """Say that nothing matched, and whether collected articles are still waiting to be summarized."""
+    if digest.matched:
+        return None
+    if digest.waiting:
+        return (
+            f"Nothing new is ready in this window yet: {digest.waiting} collected article(s) are still being "
+            "summarized and tagged."
+        )
+    return "Nothing new matched in this window."
+
+
 def _header(digest: Digest) -> dict[str, Any]:
     lines = [f"**{digest.shown}** of **{digest.matched}** new article(s), {window_line(digest)}"]
     if digest.counts_by_topic:
@@ -63,8 +75,9 @@ def _header(digest: Digest) -> dict[str, Any]:
     more = more_line(digest)
     if more:
         lines += ["", more]
-    if not digest.matched:
-        lines += ["", "Nothing new matched in this window."]
+    empty = empty_line(digest)
+    if empty:
+        lines += ["", empty]
     return {
         "title": cut(safe(heading_title(digest)), TITLE),
         "description": cut("\n".join(lines), DESCRIPTION),
@@ -108,7 +121,8 @@ def _article(item: DigestItem, topic: str) -> dict[str, Any]:
         "title": cut(safe(item.title) or "Untitled", TITLE),
         "color": COLOR,
         "fields": fields,
-        "footer": {"text": cut(safe(footer_text(item)), FOOTER)},
+        # Discord shows footers as plain text: escaping Markdown there would show the backslashes.
+        "footer": {"text": cut(no_pings(footer_text(item)), FOOTER)},
         "author": {"name": cut(safe(topic), AUTHOR)},
     }
     if not fields and item.summary:

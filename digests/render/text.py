@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
-from digests.render.discord import footer_text, heading_title, more_line, window_line
+from digests.render.discord import empty_line, footer_text, heading_title, more_line, window_line
 from digests.render.safe import escape_markdown, no_pings
 
 
@@ -31,8 +31,9 @@ def markdown(digest: Digest) -> str:
     more = more_line(digest)
     if more:
         lines.append(f"_{more}_")
-    if not digest.matched:
-        lines.append("_Nothing new matched in this window._")
+    empty = empty_line(digest)
+    if empty:
+        lines.append(f"_{empty}_")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -53,6 +54,7 @@ def plain_text(digest: Digest) -> str:
     more = more_line(digest)
     if more:
         lines.append(more)
-    if not digest.matched:
-        lines.append("Nothing new matched in this window.")
+    empty = empty_line(digest)
+    if empty:
+        lines.append(empty)
     return "\n".join(lines).rstrip() + "\n"

@@ -50,6 +50,7 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    duplicates: int = 0
     not_modified: bool = False
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -80,6 +81,11 @@ class CollectReport:
         return sum(s.unchanged for s in self.sources)
 
     @property
+    def duplicates(self) -> int:
+        """Count articles already stored from another source."""
+        return sum(s.duplicates for s in self.sources)
+
+    @property
     def errors(self) -> list[str]:
         """List every error, source by source."""
         return [error for s in self.sources for error in s.errors]
@@ -90,6 +96,7 @@ class CollectReport:
             "new": self.new,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
             "errors": self.errors,
             "seconds": round(self.seconds, 3),
             "sources": [asdict(s) for s in self.sources],
@@ -105,7 +112,12 @@ async def _store(
         async with database.sessions() as session:
             known = await article_store.existing_keys((a.key for a in articles if a.teaser), session=session)
         # A stored article already has its full text: its teaser is not news and must not replace it.
-        report.unchanged += sum(1 for a in articles if a.teaser and a.key in known)
+        for article in articles:
+            if article.teaser and article.key in known:
+                if known[article.key] == source_id:
+                    report.unchanged += 1
+                else:
+                    report.duplicates += 1
         articles = [a for a in articles if not (a.teaser and a.key in known)]
 
         async def complete(article: ParsedArticle) -> ParsedArticle:
@@ -132,6 +144,7 @@ async def _store(
     report.new += outcomes[FetchOutcome.NEW]
     report.updated += outcomes[FetchOutcome.UPDATED]
     report.unchanged += outcomes[FetchOutcome.UNCHANGED]
+    report.duplicates += outcomes[FetchOutcome.DUPLICATE]
 
 
 async def ingest(targets: Sequence[str], *, database: Database, settings: Settings) -> CollectReport:
@@ -241,11 +254,12 @@ async def collect_due_sources(
         report.sources = list(await asyncio.gather(*(one(source) for source in sources)))
     report.seconds = time.perf_counter() - started
     log.info(
-        "Collected %d source(s): %d new, %d updated, %d unchanged article(s), %d error(s)",
+        "Collected %d source(s): %d new, %d updated, %d unchanged, %d already in from another source; %d error(s)",
         len(report.sources),
         report.new,
         report.updated,
         report.unchanged,
+        report.duplicates,
         len(report.errors),
     )
     return report

@@ -39,7 +39,12 @@ async def digest_now(database: Database, filters: DigestFilters, *, timezone: st
     """Build a digest for ``filters`` without recording any delivery."""
     check_timezone(timezone)
     async with database.sessions() as session:
-        return await compose(filters, timezone, session=session)
+        digest = await compose(filters, timezone, session=session)
+        if not digest.matched:
+            digest.waiting = await article_store.count_waiting(
+                since=filters.since, until=filters.until, guild_id=filters.guild_id, session=session
+            )
+    return digest
 
 
 def parse_target(target: str, settings: Settings) -> tuple[TargetKind, str]:
@@ -47,7 +52,12 @@ def parse_target(target: str, settings: Settings) -> tuple[TargetKind, str]:
     value = target.strip()
     if value == "auto":
         url = settings.discord_webhook_url.get_secret_value() if settings.discord_webhook_url else ""
-        return (TargetKind.WEBHOOK, url) if url else (TargetKind.TERMINAL, "terminal")
+        if not url:
+            return TargetKind.TERMINAL, "terminal"
+        try:
+            return TargetKind.WEBHOOK, check_webhook_url(url, allow_any_host=settings.digest.allow_any_webhook_host)
+        except SitrepError as error:
+            raise ConfigError(f"SITREP_DISCORD_WEBHOOK_URL: {error}") from error
     if value == "terminal":
         return TargetKind.TERMINAL, "terminal"
     if value.startswith("webhook:"):

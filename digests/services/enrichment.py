@@ -168,15 +168,30 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
         return len(articles)
 
 
-async def summarize_pending(*, database: Database, enricher: Enricher, batch_size: int = 64) -> EnrichReport:
+Progress = Callable[[int, int], None]
+"""Told (work done, work known) after every batch: sections summarized plus articles tagged."""
+
+
+async def summarize_pending(
+    *, database: Database, enricher: Enricher, batch_size: int = 64, progress: Progress | None = None
+) -> EnrichReport:
     """Summarize every section that needs it, then summarize and tag every article that needs it."""
     started = time.perf_counter()
     report = EnrichReport()
+    async with database.sessions() as session:
+        waiting = await store.counts(session=session)
+    total = waiting.pending_sections + waiting.pending_articles
+
+    def advance() -> None:
+        if progress is not None:
+            done = report.sections_summarized + report.articles_tagged
+            progress(done, max(total, done))
+
     while await _summarize_batch(database, enricher, batch_size, report):
-        pass
+        advance()
     report.summarize_seconds = time.perf_counter() - started
     while await _tag_batch(database, enricher, batch_size, report):
-        pass
+        advance()
     report.seconds = time.perf_counter() - started
     report.tag_seconds = report.seconds - report.summarize_seconds
     if report.sections_summarized or report.articles_tagged:

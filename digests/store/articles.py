@@ -64,13 +64,13 @@ def _locked(statement: Any, session: AsyncSession) -> Any:
     return statement
 
 
-async def existing_keys(keys: Iterable[str], *, session: AsyncSession) -> set[str]:
-    """Return which of ``keys`` are already stored."""
+async def existing_keys(keys: Iterable[str], *, session: AsyncSession) -> dict[str, int | None]:
+    """Return which of ``keys`` are already stored, each with the source that stored it."""
     wanted = list(set(keys))
-    found: set[str] = set()
+    found: dict[str, int | None] = {}
     for start in range(0, len(wanted), _BATCH):
-        rows = await session.scalars(select(Article.key).where(Article.key.in_(wanted[start : start + _BATCH])))
-        found.update(rows)
+        statement = select(Article.key, Article.source_id).where(Article.key.in_(wanted[start : start + _BATCH]))
+        found.update((row[0], row[1]) for row in await session.execute(statement))
     return found
 
 
@@ -133,7 +133,8 @@ async def store_articles(
             continue
         if article.content_hash == incoming.content_hash or incoming.teaser:
             # A feed's teaser never replaces the text already stored for the same article.
-            outcomes[FetchOutcome.UNCHANGED] += 1
+            same_source = article.source_id == source_id
+            outcomes[FetchOutcome.UNCHANGED if same_source else FetchOutcome.DUPLICATE] += 1
             continue
         # Sections whose text is unchanged keep their summaries; the rest are marked for summarizing.
         previous = {s.text_hash: s.summary for s in article.sections if s.summary is not None}
@@ -213,6 +214,17 @@ async def digest_candidates(
             exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code.in_(list(countries)))
         )
     return [to_record(a, sections=True) for a in await session.scalars(query)]
+
+
+async def count_waiting(*, since: datetime, until: datetime, guild_id: int | None, session: AsyncSession) -> int:
+    """Count the articles ``guild_id`` may see, collected in (since, until], that are not ready yet."""
+    statement = select(func.count()).where(
+        Article.ready_at.is_(None),
+        Article.collected_at > since,
+        Article.collected_at <= until,
+        visible_articles(guild_id),
+    )
+    return await session.scalar(statement) or 0
 
 
 async def recent_vectors(query: ArticleFilter, *, limit: int, session: AsyncSession) -> list[tuple[int, bytes]]:
