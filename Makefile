@@ -7,10 +7,10 @@ TORCH_VERSION ?= 2.13.0
 
 .PHONY: install run test lint format bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-torch
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# The CPU build of PyTorch goes in first; a bare `torch` requirement would pull a CUDA build.
-	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	scripts/install-torch $(BIN)/python $(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
