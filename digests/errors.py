@@ -10,13 +10,18 @@ class ConfigError(SitrepError):
 
 
 class FetchError(SitrepError):
-    """A URL could not be fetched: refused, timed out, too big, or answered with an error."""
+    """A URL could not be fetched: refused, timed out, too big, or answered with an error.
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
+    ``transient`` says whether asking again later may succeed (a timeout, a dropped connection,
+    HTTP 429 or 5xx) or not (refused, too large, HTTP 404).
+    """
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, transient: bool = False) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.transient = transient
 
 
 class SourceError(SitrepError):

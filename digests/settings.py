@@ -50,6 +50,12 @@ class CollectSettings(BaseModel):
     max_backoff_minutes: float = 24 * 60.0
     max_failures: int = 8
     fetch_full_text: bool = True
+    # A teaser's page that fails to load is asked for again on later collections, this many times in all,
+    # full_text_retry_minutes apart (doubling); at most so many pages a source, and a collection, fetch at once.
+    full_text_attempts: int = Field(default=5, ge=1)
+    full_text_retry_minutes: float = Field(default=15.0, ge=0)
+    max_page_fetches_per_source: int = Field(default=50, ge=0)
+    max_page_fetches_per_cycle: int = Field(default=200, ge=0)
     teaser_chars: int = 600
     max_file_bytes: int = 5_000_000
     max_concurrent_sources: int = 8

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
 from digests.errors import NotFoundError
@@ -338,3 +341,106 @@ async def test_first_collection_counts_copies_from_other_sources_apart(tmp_path:
     else:
         # Without full text, the feed's teasers are replaced by the folder's text when the feed is read first.
         assert report.updated + report.duplicates == 5
+
+
+def _page(title: str) -> str:
+    return (
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{LONG}</p></article></body></html>"
+    )
+
+
+async def test_a_teasers_page_is_asked_for_again_after_a_transient_failure(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    settings = _sources_file(tmp_path, f'[[source]]\nname = "Wire"\nlocation = "{http_server.url("/rss")}"\n')
+    collect = {"fetch_full_text": True, "full_text_retry_minutes": 10, "full_text_attempts": 3}
+    settings = settings.model_copy(update={"collect": settings.collect.model_copy(update=collect)})
+    http_server.serve(
+        "/rss", rss(("Story", http_server.url("/story"), "A teaser…")), content_type="application/rss+xml"
+    )
+    http_server.status("/story", 503)
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        await sync_sources(database=database, settings=settings)
+        first = await collect_due_sources(database=database, settings=settings)
+        assert first.new == 1
+        assert "asking again later" in first.sources[0].warnings[0]
+        # The page is back; the next collection before the retry is due does not ask, the one after does.
+        http_server.serve("/story", _page("Story"))
+        soon = datetime.now(UTC) + timedelta(minutes=5)
+        assert (await collect_due_sources(database=database, settings=settings, now=soon)).teasers_completed == 0
+        later = datetime.now(UTC) + timedelta(minutes=11)
+        assert (await collect_due_sources(database=database, settings=settings, now=later)).teasers_completed == 1
+        assert http_server.hits("/story") == 2
+        async with database.sessions() as session:
+            stored = await session.scalar(select(Article))
+        assert stored is not None
+        assert "ceasefire terms" in stored.text
+        assert (stored.full_text_due, stored.needs_tagging) == (None, True)  # to be summarized again, in full
+        # A page that keeps failing is given up after collect.full_text_attempts tries.
+        http_server.serve(
+            "/rss", rss(("Other", http_server.url("/other"), "Another teaser…")), content_type="application/rss+xml"
+        )
+        http_server.status("/other", 500)
+        when = later + timedelta(days=1)
+        for _ in range(5):
+            when += timedelta(days=1)
+            await collect_due_sources(database=database, settings=settings, now=when)
+        assert http_server.hits("/other") == 3
+    finally:
+        await database.dispose()
+
+
+async def test_waiting_for_a_slot_is_not_counted_against_a_request(
+    sqlite_database: Database, http_server: LocalServer
+) -> None:
+    settings = make_settings(
+        sqlite_database.url,
+        collect={"fetch_full_text": True},
+        fetch={"max_per_host": 1, "total_timeout": 1.0},
+    )
+    items = [(f"Story {n}", http_server.url(f"/story{n}"), "A teaser…") for n in range(6)]
+    http_server.serve("/rss", rss(*items), content_type="application/rss+xml")
+    for n in range(6):
+
+        async def slow_page(request: Any, n: int = n) -> Any:
+            await asyncio.sleep(0.4)
+            return web.Response(text=_page(f"Story {n}"), content_type="text/html")
+
+        http_server.routes[f"/story{n}"] = slow_page
+    report = await ingest([http_server.url("/rss")], database=sqlite_database, settings=settings)
+    # One at a time, 0.4 s each: 2.4 s in all, but no single request took more than its 1 s.
+    assert report.sources[0].warnings == []
+    async with sqlite_database.sessions() as session:
+        texts = (await session.scalars(select(Article.text))).all()
+    assert len(texts) == 6
+    assert all("ceasefire terms" in text for text in texts)
+
+
+async def test_page_fetches_are_capped_per_feed_and_the_rest_follow(tmp_path: Path, http_server: LocalServer) -> None:
+    settings = _sources_file(tmp_path, f'[[source]]\nname = "Big"\nlocation = "{http_server.url("/rss")}"\n')
+    collect = {"fetch_full_text": True, "max_page_fetches_per_source": 4, "max_page_fetches_per_cycle": 6}
+    settings = settings.model_copy(update={"collect": settings.collect.model_copy(update=collect)})
+    items = [(f"Story {n}", http_server.url(f"/s{n}"), "A teaser…") for n in range(10)]
+    http_server.serve("/rss", rss(*items), content_type="application/rss+xml")
+    for n in range(10):
+        http_server.serve(f"/s{n}", _page(f"Story {n}"))
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        await sync_sources(database=database, settings=settings)
+        first = await collect_due_sources(database=database, settings=settings)
+        assert first.new == 10
+        assert "fetched the linked pages of 4 of 10 teasers" in first.sources[0].warnings[0]
+        # What the feed's cap left over, the same collection's remaining budget starts on.
+        fetched = sum(http_server.hits(f"/s{n}") for n in range(10))
+        assert fetched == 6
+        assert first.teasers_completed == 2
+        second = await collect_due_sources(database=database, settings=settings, now=datetime.now(UTC))
+        assert second.teasers_completed == 4
+        async with database.sessions() as session:
+            texts = (await session.scalars(select(Article.text))).all()
+        assert all("ceasefire terms" in text for text in texts)
+    finally:
+        await database.dispose()

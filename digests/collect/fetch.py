@@ -104,19 +104,16 @@ class Fetcher:
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
+        # Slots are taken before a request's clock starts: waiting for one is not the server's slowness.
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
         resolver = None if self.settings.allow_private_addresses else _PublicOnlyResolver()
-        connector = aiohttp.TCPConnector(
-            limit=self.settings.max_concurrent,
-            limit_per_host=self.settings.max_per_host,
-            resolver=resolver,
-        )
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, resolver=resolver)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=self.settings.total_timeout, sock_connect=self.settings.connect_timeout
-            ),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout),
             headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             auto_decompress=True,
         )
@@ -140,6 +137,14 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         original = url
         seen: set[str] = set()
+        host = (urlsplit(url).hostname or "").lower()
+        host_slot = self._host_slots.setdefault(host, asyncio.Semaphore(self.settings.max_per_host))
+        async with self._slots, host_slot:
+            return await self._get(original, headers, seen)
+
+    async def _get(self, original: str, headers: dict[str, str], seen: set[str]) -> FetchResult:
+        assert self._session is not None
+        url = original
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 for _hop in range(self.settings.max_redirects + 1):
@@ -157,14 +162,15 @@ class Fetcher:
         except FetchError:
             raise
         except TimeoutError as error:
-            raise FetchError(original, f"timed out after {self.settings.total_timeout:g} s") from error
+            raise FetchError(original, f"timed out after {self.settings.total_timeout:g} s", transient=True) from error
         except aiohttp.ClientConnectorError as error:
             reason = error.os_error.strerror or str(error.os_error)
-            raise FetchError(original, f"cannot connect: {reason}") from error
+            raise FetchError(original, f"cannot connect: {reason}", transient=True) from error
         except aiohttp.ClientPayloadError as error:
-            raise FetchError(original, f"the answer was cut off or corrupt ({error})") from error
+            raise FetchError(original, f"the answer was cut off or corrupt ({error})", transient=True) from error
         except aiohttp.ClientError as error:
-            raise FetchError(original, f"request failed ({type(error).__name__}: {error})") from error
+            reason = f"request failed ({type(error).__name__}: {error})"
+            raise FetchError(original, reason, transient=True) from error
 
     async def _finish(self, original: str, url: str, response: aiohttp.ClientResponse) -> FetchResult:
         headers = response.headers
@@ -183,6 +189,7 @@ class Fetcher:
                 original,
                 f"answered HTTP {response.status} {response.reason or ''}".rstrip(),
                 status=response.status,
+                transient=response.status in (408, 425, 429) or response.status >= 500,
             )
         cap = self.settings.max_body_bytes
         declared = response.content_length

@@ -7,28 +7,33 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from digests.collect.fetch import Fetcher
 from digests.collect.parse import ParsedArticle
+from digests.collect.sectionize import RawSection
 from digests.collect.sources import Reader, ReadResult, load_source_specs
-from digests.errors import NotFoundError, SitrepError
+from digests.errors import FetchError, NotFoundError, SitrepError
 from digests.kinds import DisabledBy, FetchOutcome, SourceKind
 from digests.settings import Settings
 from digests.store import Database, IntegrityError
 from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store.models import GLOBAL_SCOPE, Source
-from digests.store.records import ArticleIn, SectionIn, SourceIn
+from digests.store.records import ArticleIn, SectionIn, SourceIn, TeaserRecord
 from digests.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
-def _to_store(article: ParsedArticle) -> ArticleIn:
+FullTextLater = tuple[datetime, int]
+"""When to ask again for a teaser's page, and how many tries already failed."""
+
+
+def _to_store(article: ParsedArticle, *, later: FullTextLater | None = None, key: str | None = None) -> ArticleIn:
     return ArticleIn(
-        key=article.key,
+        key=key or article.key,
         source_name=article.source_name,
         title=article.title,
         text=article.text,
@@ -39,7 +44,30 @@ def _to_store(article: ParsedArticle) -> ArticleIn:
         author=article.author,
         published_at=article.published_at,
         teaser=article.teaser,
+        full_text_due=later[0] if later else None,
+        full_text_attempts=later[1] if later else 0,
     )
+
+
+@dataclass(slots=True)
+class PageBudget:
+    """How many linked pages one collection (or ingest) may still fetch."""
+
+    left: int
+
+    def take(self, wanted: int) -> int:
+        """Take up to ``wanted`` fetches from what is left; return how many were granted."""
+        granted = max(min(wanted, self.left), 0)
+        self.left -= granted
+        return granted
+
+
+def retry_at(settings: Settings, attempts: int, now: datetime) -> datetime | None:
+    """Return when to ask again for a teaser's page after ``attempts`` failures, or None to give up."""
+    collect = settings.collect
+    if attempts >= collect.full_text_attempts:
+        return None
+    return now + timedelta(minutes=collect.full_text_retry_minutes * 2 ** max(attempts - 1, 0))
 
 
 @dataclass(slots=True)
@@ -64,6 +92,8 @@ class CollectReport:
 
     sources: list[SourceReport] = field(default_factory=list)
     seconds: float = 0.0
+    # Teasers stored earlier whose linked page this collection fetched at last.
+    teasers_completed: int = 0
 
     @property
     def new(self) -> int:
@@ -98,16 +128,60 @@ class CollectReport:
             "unchanged": self.unchanged,
             "duplicates": self.duplicates,
             "errors": self.errors,
+            "teasers_completed": self.teasers_completed,
             "seconds": round(self.seconds, 3),
             "sources": [asdict(s) for s in self.sources],
         }
 
 
+async def _complete_teasers(
+    reader: Reader, read: ReadResult, report: SourceReport, budget: PageBudget, now: datetime
+) -> dict[str, FullTextLater]:
+    """Fetch the linked pages of new teasers, within the caps; return when to try again for those that failed."""
+    settings = reader.settings
+    teasers = [a for a in read.articles if a.teaser]
+    granted = budget.take(min(len(teasers), settings.collect.max_page_fetches_per_source))
+    later: dict[str, FullTextLater] = {}
+    if granted < len(teasers):
+        # Not lost: the rest are stored as teasers and their pages fetched by later collections.
+        message = (
+            f"fetched the linked pages of {granted} of {len(teasers)} teasers now (collect.max_page_fetches_per_source "
+            f"and _per_cycle); the others follow in later collections"
+        )
+        report.warnings.append(message)
+        log.info("%s: %s", read.name, message)
+        later.update((a.key, (now, 0)) for a in teasers[granted:])
+
+    async def complete(article: ParsedArticle) -> None:
+        try:
+            await reader.full_text(article, root=read.root)
+        except FetchError as error:
+            again = retry_at(settings, 1, now) if error.transient else None
+            if again is not None:
+                later[article.key] = (again, 1)
+            kept = "asking again later" if again else "not asking again"
+            report.warnings.append(f"kept the feed's teaser, {kept}: {error}")
+        except SitrepError as error:
+            report.warnings.append(f"kept the feed's teaser: {error}")
+
+    await asyncio.gather(*(complete(a) for a in teasers[:granted]))
+    return later
+
+
 async def _store(
-    database: Database, reader: Reader, read: ReadResult, report: SourceReport, *, source_id: int | None, guild_id: int
+    database: Database,
+    reader: Reader,
+    read: ReadResult,
+    report: SourceReport,
+    *,
+    source_id: int | None,
+    guild_id: int,
+    budget: PageBudget,
+    now: datetime,
 ) -> None:
     """Fetch full text for new teasers, then store everything read, in one transaction."""
     articles: list[ParsedArticle] = read.articles
+    later: dict[str, FullTextLater] = {}
     if reader.settings.collect.fetch_full_text and any(a.teaser for a in articles):
         async with database.sessions() as session:
             known = await article_store.existing_keys((a.key for a in articles if a.teaser), session=session)
@@ -118,23 +192,16 @@ async def _store(
                     report.unchanged += 1
                 else:
                     report.duplicates += 1
-        articles = [a for a in articles if not (a.teaser and a.key in known)]
-
-        async def complete(article: ParsedArticle) -> ParsedArticle:
-            if not article.teaser:
-                return article
-            try:
-                return await reader.full_text(article, root=read.root)
-            except SitrepError as error:
-                report.warnings.append(f"kept the feed's teaser: {error}")
-                return article
-
-        articles = list(await asyncio.gather(*(complete(a) for a in articles)))
+        read.articles = articles = [a for a in articles if not (a.teaser and a.key in known)]
+        later = await _complete_teasers(reader, read, report, budget, now)
     for attempt in range(2):
         try:
             async with database.sessions.begin() as session:
                 outcomes = await article_store.store_articles(
-                    [_to_store(a) for a in articles], source_id=source_id, guild_id=guild_id, session=session
+                    [_to_store(a, later=later.get(a.key)) for a in articles],
+                    source_id=source_id,
+                    guild_id=guild_id,
+                    session=session,
                 )
             break
         except IntegrityError:
@@ -152,6 +219,7 @@ async def ingest(targets: Sequence[str], *, database: Database, settings: Settin
     started = time.perf_counter()
     report = CollectReport()
     limit = asyncio.Semaphore(settings.collect.max_concurrent_sources)
+    budget = PageBudget(settings.collect.max_page_fetches_per_cycle)
     async with Fetcher(settings.fetch) as fetcher:
         reader = Reader(settings, fetcher)
 
@@ -162,7 +230,16 @@ async def ingest(targets: Sequence[str], *, database: Database, settings: Settin
                     read = await reader.read(target)
                     source_report.errors.extend(read.errors)
                     source_report.warnings.extend(read.warnings)
-                    await _store(database, reader, read, source_report, source_id=None, guild_id=GLOBAL_SCOPE)
+                    await _store(
+                        database,
+                        reader,
+                        read,
+                        source_report,
+                        source_id=None,
+                        guild_id=GLOBAL_SCOPE,
+                        budget=budget,
+                        now=utcnow(),
+                    )
                 except SitrepError as error:
                     source_report.errors.append(str(error))
                 except Exception as error:
@@ -186,7 +263,9 @@ async def sync_sources(*, database: Database, settings: Settings) -> list[Source
         return await source_store.sync_config_sources(wanted, session=session)
 
 
-async def collect_source(source: Source, *, database: Database, reader: Reader, now: datetime) -> SourceReport:
+async def collect_source(
+    source: Source, *, database: Database, reader: Reader, now: datetime, budget: PageBudget
+) -> SourceReport:
     """Poll one source, store what is new, and record its health; never raises for the source's faults."""
     report = SourceReport(source=source.name)
     try:
@@ -200,7 +279,9 @@ async def collect_source(source: Source, *, database: Database, reader: Reader, 
         report.not_modified = read.not_modified
         report.errors.extend(read.errors)
         report.warnings.extend(read.warnings)
-        await _store(database, reader, read, report, source_id=source.id, guild_id=source.guild_id)
+        await _store(
+            database, reader, read, report, source_id=source.id, guild_id=source.guild_id, budget=budget, now=now
+        )
     except SitrepError as error:
         report.errors.append(str(error))
         async with database.sessions.begin() as session:
@@ -241,17 +322,21 @@ async def collect_due_sources(
     async with database.sessions() as session:
         sources = await source_store.due_sources(now, session=session)
     report = CollectReport()
-    if not sources:
-        return report
+    budget = PageBudget(settings.collect.max_page_fetches_per_cycle)
     limit = asyncio.Semaphore(settings.collect.max_concurrent_sources)
     async with Fetcher(settings.fetch) as fetcher:
         reader = Reader(settings, fetcher)
 
         async def one(source: Source) -> SourceReport:
             async with limit:
-                return await _guard(source.name, collect_source(source, database=database, reader=reader, now=now))
+                work = collect_source(source, database=database, reader=reader, now=now, budget=budget)
+                return await _guard(source.name, work)
 
         report.sources = list(await asyncio.gather(*(one(source) for source in sources)))
+        if settings.collect.fetch_full_text:
+            report.teasers_completed = await retry_teasers(database=database, reader=reader, budget=budget, now=now)
+    if not report.sources and not report.teasers_completed:
+        return report
     report.seconds = time.perf_counter() - started
     log.info(
         "Collected %d source(s): %d new, %d updated, %d unchanged, %d already in from another source; %d error(s)",
@@ -292,3 +377,47 @@ async def enable_source(name: str, *, database: Database) -> Source:
             raise SitrepError(f"{source.name!r} is {source.disabled_reason}; enable it there.")
         source_store.enable(source)
         return source
+
+
+async def retry_teasers(*, database: Database, reader: Reader, budget: PageBudget, now: datetime) -> int:
+    """Ask again for the linked pages of stored teasers that are due; return how many now have their full text."""
+    async with database.sessions() as session:
+        due = await article_store.due_teasers(now, limit=budget.take(budget.left), session=session)
+    completed = 0
+
+    async def one(teaser: TeaserRecord) -> None:
+        nonlocal completed
+        article = ParsedArticle(
+            title=teaser.title,
+            sections=[RawSection(s.heading, s.text) for s in teaser.sections],
+            source_name=teaser.source_name,
+            url=teaser.url,
+            teaser=True,
+        )
+        again: datetime | None = None
+        try:
+            await reader.full_text(article)
+        except FetchError as error:
+            again = retry_at(reader.settings, teaser.attempts + 1, now) if error.transient else None
+            log.info(
+                "Still no full text for %s (%s); %s", teaser.url, error, "asking again later" if again else "giving up"
+            )
+        except SitrepError as error:
+            log.info("No full text for %s: %s; giving up", teaser.url, error)
+        if not article.teaser:
+            async with database.sessions.begin() as session:
+                await article_store.store_articles(
+                    [_to_store(article, key=teaser.key)],
+                    source_id=teaser.source_id,
+                    guild_id=teaser.guild_id,
+                    session=session,
+                )
+            completed += 1
+            return
+        async with database.sessions.begin() as session:
+            await article_store.full_text_failed(teaser.id, retry_at=again, session=session)
+
+    await asyncio.gather(*(one(teaser) for teaser in due))
+    if due:
+        log.info("Fetched the full text of %d of %d teaser(s) due again", completed, len(due))
+    return completed

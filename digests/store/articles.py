@@ -26,9 +26,11 @@ from digests.store.records import (
     ArticleFilter,
     ArticleIn,
     ArticleRecord,
+    SectionIn,
     SectionRecord,
     StoreCounts,
     SummaryIn,
+    TeaserRecord,
 )
 from digests.store.types import utcnow
 from digests.store.visibility import visible_articles
@@ -127,6 +129,8 @@ async def store_articles(
                     content_hash=incoming.content_hash,
                     text=incoming.text,
                     sections=_sections(incoming, {}),
+                    full_text_due=incoming.full_text_due if incoming.teaser else None,
+                    full_text_attempts=incoming.full_text_attempts,
                 )
             )
             outcomes[FetchOutcome.NEW] += 1
@@ -151,9 +155,43 @@ async def store_articles(
         article.summary = None
         article.needs_tagging = True
         article.ready_at = None  # it appears again in the next digests once summarized
+        article.full_text_due = None  # the whole text is here now
         outcomes[FetchOutcome.UPDATED] += 1
     await session.flush()
     return outcomes
+
+
+async def due_teasers(now: datetime, *, limit: int, session: AsyncSession) -> list[TeaserRecord]:
+    """Return up to ``limit`` teasers whose linked page is due to be fetched again, oldest due first."""
+    statement = (
+        select(Article)
+        .where(Article.full_text_due.is_not(None), Article.full_text_due <= now)
+        .order_by(Article.full_text_due, Article.id)
+        .limit(limit)
+        .options(selectinload(Article.sections))
+    )
+    return [
+        TeaserRecord(
+            id=a.id,
+            key=a.key,
+            url=a.url or "",
+            title=a.title,
+            source_id=a.source_id,
+            source_name=a.source_name,
+            guild_id=a.guild_id,
+            attempts=a.full_text_attempts,
+            sections=tuple(SectionIn(s.heading, s.text) for s in a.sections),
+        )
+        for a in await session.scalars(statement)
+    ]
+
+
+async def full_text_failed(article_id: int, *, retry_at: datetime | None, session: AsyncSession) -> None:
+    """Count a failed fetch of a teaser's page: try again at ``retry_at``, or never (None)."""
+    article = await session.get(Article, article_id)
+    if article is not None:
+        article.full_text_attempts += 1
+        article.full_text_due = retry_at
 
 
 def _ready(query: ArticleFilter) -> Select[Any]:

@@ -88,6 +88,9 @@ class Article(Base):
     tags_version: Mapped[str | None] = mapped_column(String(64))
     # When the article was first ready for digests (summarized and tagged); digests select by it.
     ready_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A feed's teaser whose linked page is still to be fetched: when to try next, and failed tries so far.
+    full_text_due: Mapped[datetime | None] = mapped_column(index=True)
+    full_text_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     countries: Mapped[list[ArticleCountry]] = relationship(

@@ -32,6 +32,9 @@ class ArticleIn:
     published_at: datetime | None = None
     # A feed's short excerpt: it never replaces the full text already stored for the same article.
     teaser: bool = False
+    # For a teaser whose linked page could not be fetched yet: when to try again, and failed tries so far.
+    full_text_due: datetime | None = None
+    full_text_attempts: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,3 +134,18 @@ class SummaryIn:
     backend: str
     model_id: str
     fallback: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class TeaserRecord:
+    """A stored teaser whose linked page is still to be fetched."""
+
+    id: int
+    key: str
+    url: str
+    title: str
+    source_id: int | None
+    source_name: str
+    guild_id: int
+    attempts: int
+    sections: tuple[SectionIn, ...]
