@@ -209,9 +209,17 @@ async def run_forever(settings: Settings, *, console: Console, status: Console |
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     app = await App.open(settings, console=console, status=status)
+    # Ctrl-C must stop Sitrep even while it is still starting (a delivery waiting to retry, say).
+    starting = asyncio.create_task(app.start(), name="sitrep-start")
+    stopping = asyncio.create_task(stop.wait(), name="sitrep-stop")
     try:
-        await app.start()
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            await stopping
     finally:
+        for task in (starting, stopping):
+            task.cancel()
+        await asyncio.gather(starting, stopping, return_exceptions=True)
         console.print("Stopping Sitrep.")
         await app.close()

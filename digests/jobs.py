@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,8 @@ async def collect_and_enrich(
             await summarize_pending(database=database, enricher=models)
     except SitrepError as error:
         log.error("%s", error)
+    except asyncio.CancelledError:
+        log.info("Collection stopped mid-way; the next run picks up where it left off")
     except Exception:
         log.exception("Collection failed; the next run will try again")
 
@@ -58,6 +61,9 @@ async def deliver_window(
         await deliver(subscription_id, window_end, database=database, sender_for=sender_for, settings=settings)
     except SitrepError as error:
         log.error("Digest for subscription %d failed: %s", subscription_id, error)
+    except asyncio.CancelledError:
+        # Stopped (Ctrl-C) mid-delivery: the delivery is recorded, and the next start finishes it.
+        log.info("Digest for subscription %d stopped mid-way; it is finished at the next start", subscription_id)
     except Exception:
         log.exception("Digest for subscription %d failed", subscription_id)
 
@@ -66,6 +72,8 @@ async def retry_deliveries(*, database: Database, settings: Settings, sender_for
     """Try again the deliveries whose failed round has waited long enough; logs rather than raises."""
     try:
         await retry_due(database=database, sender_for=sender_for, settings=settings)
+    except asyncio.CancelledError:
+        log.info("Retrying deliveries stopped mid-way; the next start finishes them")
     except Exception:
         log.exception("Retrying deliveries failed; the next run will try again")
 
