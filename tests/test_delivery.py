@@ -323,18 +323,23 @@ async def test_settings_subscription_sync(database: Database) -> None:
         await sync_settings_subscriptions(database=database, settings=bad)
 
 
-async def test_main_job_shows_the_first_digest_in_the_terminal(tmp_path: Path) -> None:
+async def test_main_job_shows_the_first_digest_in_the_terminal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "Samples"\nlocation = "{SAMPLES / "articles"}"\n')
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'run.db'}", collect={"sources_file": str(sources)})
     output = io.StringIO()
     app = await App.open(settings, console=Console(file=output, width=120))
     try:
-        await app.start()
+        with caplog.at_level(logging.INFO, logger="digests.jobs"):
+            await app.start()
         assert app.scheduler.get_job("collect") is not None
         assert app.scheduler.get_job("digest:1") is not None
+        assert app.scheduler.get_job("retry-deliveries") is not None
     finally:
         await app.close()
+    assert "Next digest 'default' at" in caplog.text
     shown = output.getvalue()
     assert "Sitrep briefing" in shown
     assert "Japan and Britain Deepen Cyber and Critical Minerals Ties" in shown
