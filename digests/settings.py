@@ -59,6 +59,8 @@ class CollectSettings(BaseModel):
     teaser_chars: int = 600
     max_file_bytes: int = 5_000_000
     max_concurrent_sources: int = 8
+    # A process polling a source holds it this long; if the process dies, another polls it afterwards.
+    claim_minutes: float = Field(default=10.0, gt=0)
 
 
 class SectionSettings(BaseModel):
@@ -138,6 +140,9 @@ class DigestSettings(BaseModel):
     # Failed rounds before a delivery is given up; rounds are retry_round_minutes apart, doubling, at most an hour.
     delivery_rounds: int = Field(default=8, ge=1)
     retry_round_minutes: float = Field(default=1.0, ge=0)
+    # A process sending a delivery holds it this long, renewed before each message; if the process dies,
+    # another takes the delivery over once the hold runs out.
+    claim_seconds: float = Field(default=120.0, gt=0)
     # Allow webhook URLs on any host (tests, self-hosted proxies); by default only Discord's.
     allow_any_webhook_host: bool = False
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])

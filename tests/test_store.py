@@ -134,7 +134,10 @@ async def test_failures_back_off_and_then_disable(database: Database) -> None:
         assert not source.enabled
         assert "3 failures" in (source.disabled_reason or "")
     async with database.sessions() as session:
-        assert await source_repo.due_sources(now + timedelta(days=1), session=session) == []
+        claimed = await source_repo.claim_due_sources(
+            now + timedelta(days=1), lease=timedelta(minutes=5), session=session
+        )
+        assert claimed == []
 
 
 async def test_migration_gives_existing_articles_their_sources_server(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from digests.collect.sources import Reader, ReadResult, load_source_specs
 from digests.errors import FetchError, NotFoundError, SitrepError
 from digests.kinds import DisabledBy, FetchOutcome, SourceKind
 from digests.settings import Settings
-from digests.store import Database, IntegrityError
+from digests.store import Database, IntegrityError, workers
 from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store.models import GLOBAL_SCOPE, Source
@@ -260,6 +260,7 @@ async def sync_sources(*, database: Database, settings: Settings) -> list[Source
     )
     wanted = [SourceIn(s.name, s.location, s.kind or SourceKind.PATH, s.interval_minutes, s.enabled) for s in specs]
     async with database.sessions.begin() as session:
+        await workers.exclusive(workers.CONFIG_LOCK, session=session)  # processes starting together take turns
         return await source_store.sync_config_sources(wanted, session=session)
 
 
@@ -319,8 +320,9 @@ async def collect_due_sources(
     """Poll every enabled source that is due; one source's failure never stops the others."""
     started = time.perf_counter()
     now = now or utcnow()
-    async with database.sessions() as session:
-        sources = await source_store.due_sources(now, session=session)
+    async with database.sessions.begin() as session:
+        lease = timedelta(minutes=settings.collect.claim_minutes)
+        sources = await source_store.claim_due_sources(now, lease=lease, session=session)
     report = CollectReport()
     budget = PageBudget(settings.collect.max_page_fetches_per_cycle)
     limit = asyncio.Semaphore(settings.collect.max_concurrent_sources)

@@ -41,15 +41,23 @@ from digests.store import subscriptions as store
 from digests.store.models import Delivery, Subscription
 from digests.store.types import utcnow
 from digests.store.visibility import scope_of
+from digests.store.workers import this_process
 
 log = logging.getLogger(__name__)
 
-SenderFactory = Callable[[Subscription], Sender]
+SenderFactory = Callable[[Subscription], Sender | None]
+"""The sender for a subscription's target, or None when this process does not deliver there (another does)."""
 UNCONFIRMED = "unconfirmed"
 MAX_ROUND_DELAY = timedelta(hours=1)
 
 # Deliveries being sent by this process right now, so that the retry job never sends one twice at once.
 _in_flight: set[int] = set()
+NOT_OURS = "not this process's target"
+HELD = "held by another process"
+
+
+def _lease(settings: Settings) -> datetime:
+    return utcnow() + timedelta(seconds=settings.digest.claim_seconds)
 
 
 @dataclass(slots=True)
@@ -79,21 +87,27 @@ async def _window_start(session: Session, subscription: Subscription, window_end
 
 
 async def record_delivery(
-    subscription_id: int, window_end: datetime, *, database: Database, settings: Settings
+    subscription_id: int,
+    window_end: datetime,
+    *,
+    database: Database,
+    settings: Settings,
+    claimant: str | None = None,
 ) -> Delivery | None:
-    """Compose the window's digest and record it as pending (once); return it, or None if already done.
+    """Compose the window's digest and record it as pending, claimed by this process; None if already recorded.
 
     Older deliveries of the subscription still pending are superseded: this digest starts where the
     last delivered one ended, so it covers their articles.
     """
     async with database.sessions.begin() as session:
-        subscription = await store.get_subscription(subscription_id, session=session)
+        # Locked: of several processes firing the same schedule, one composes the digest; the others
+        # find it recorded (and claimed) and leave it to that one.
+        subscription = await store.lock_subscription(subscription_id, session=session)
         if subscription is None or not subscription.enabled:
             return None
         key = delivery_key(subscription.id, window_end)
-        delivery = await store.delivery_by_key(key, session=session)
-        if delivery is not None:
-            return delivery if delivery.status is DeliveryStatus.PENDING else None
+        if await store.delivery_by_key(key, session=session) is not None:
+            return None
         start = await _window_start(session, subscription, window_end, settings.digest.window_hours)
         filters = DigestFilters(
             since=start,
@@ -111,6 +125,8 @@ async def record_delivery(
             window_end=window_end,
             payload=discord_messages(digest) if digest.matched else [],
             status=DeliveryStatus.PENDING if digest.matched else DeliveryStatus.SKIPPED,
+            claimed_by=(claimant or this_process()) if digest.matched else None,
+            claimed_until=_lease(settings) if digest.matched else None,
         )
         await store.add_delivery(delivery, session=session)
         if not digest.matched:
@@ -159,7 +175,7 @@ async def _send_one(
     """Send one message, retrying in place with backoff; the sending mark is set only while a request is out."""
     attempt = 0
     while True:
-        await _update(database, delivery_id, sending_index=index)
+        await _update(database, delivery_id, sending_index=index, claimed_until=_lease(settings))
         try:
             return await sender.send(payload, nonce=nonce)
         except SendFailed as error:
@@ -178,32 +194,50 @@ async def _send_one(
 
 
 async def send_delivery(
-    delivery_id: int, *, database: Database, sender_for: SenderFactory, settings: Settings
+    delivery_id: int,
+    *,
+    database: Database,
+    sender_for: SenderFactory,
+    settings: Settings,
+    claimant: str | None = None,
 ) -> DeliveryOutcome:
-    """Send a recorded delivery's remaining messages, marking each as it goes; safe to call again after a crash."""
+    """Claim a recorded delivery and send its remaining messages, marking each as it goes.
+
+    Safe to call again after a crash, and from several processes: only the one holding the claim sends.
+    """
     if delivery_id in _in_flight:
         return DeliveryOutcome(str(delivery_id), DeliveryStatus.PENDING, error="being sent already")
     _in_flight.add(delivery_id)
     try:
-        return await _send(delivery_id, database=database, sender_for=sender_for, settings=settings)
+        claimant = claimant or this_process()
+        return await _send(delivery_id, database=database, sender_for=sender_for, settings=settings, claimant=claimant)
     finally:
         _in_flight.discard(delivery_id)
 
 
 async def _send(
-    delivery_id: int, *, database: Database, sender_for: SenderFactory, settings: Settings
+    delivery_id: int, *, database: Database, sender_for: SenderFactory, settings: Settings, claimant: str
 ) -> DeliveryOutcome:
-    async with database.sessions() as session:
-        delivery = await store.get_delivery(delivery_id, session=session)
+    async with database.sessions.begin() as session:
+        delivery = await store.claim_delivery(
+            delivery_id, claimant, now=utcnow(), until=_lease(settings), session=session
+        )
         if delivery is None:
-            raise SitrepError(f"no delivery {delivery_id}")
+            other = await store.get_delivery(delivery_id, session=session)
+            if other is None:
+                raise SitrepError(f"no delivery {delivery_id}")
+            held = HELD if other.status is DeliveryStatus.PENDING else None
+            return DeliveryOutcome(other.key, other.status, other.sent_count, held)
         subscription = await store.get_subscription(delivery.subscription_id, session=session)
-    if delivery.status is not DeliveryStatus.PENDING or subscription is None:
-        return DeliveryOutcome(delivery.key, delivery.status, delivery.sent_count)
+        if subscription is None:
+            return DeliveryOutcome(delivery.key, delivery.status, delivery.sent_count)
     try:
         sender = sender_for(subscription)
     except SitrepError as error:
         return await _failed_round(database, delivery, str(error), settings, give_up=False)
+    if sender is None:  # another process delivers to this target (the bot, or another shard)
+        await _update(database, delivery_id, claimed_by=None, claimed_until=None)
+        return DeliveryOutcome(delivery.key, DeliveryStatus.PENDING, delivery.sent_count, NOT_OURS)
     payload = delivery.payload
     index = delivery.sent_count
     unconfirmed = sum(1 for i in delivery.message_ids if i == UNCONFIRMED)
@@ -234,6 +268,7 @@ async def _send(
             sub = await store.get_subscription(delivery.subscription_id, session=session)
             if stored is not None:
                 stored.status, stored.last_error, stored.next_attempt_at = DeliveryStatus.FAILED, str(error), None
+                stored.claimed_by = stored.claimed_until = None
             if sub is not None:
                 sub.enabled, sub.disabled_reason = False, f"disabled: {error}"
         log.error("Subscription %r disabled: %s", subscription.name, error)
@@ -242,7 +277,8 @@ async def _send(
         outcome = await _failed_round(database, delivery, str(error), settings, give_up=not error.retry)
         outcome.messages, outcome.unconfirmed = index, unconfirmed
         return outcome
-    await _update(database, delivery_id, status=DeliveryStatus.SENT, sent_at=utcnow(), next_attempt_at=None)
+    done = {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "next_attempt_at": None}
+    await _update(database, delivery_id, **done, claimed_by=None, claimed_until=None)
     posted = len(payload) - unconfirmed
     lost = f"; {unconfirmed} unconfirmed (the answer was lost, not sent again)" if unconfirmed else ""
     log.info(
@@ -266,6 +302,7 @@ async def _failed_round(
             return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, error=error)
         stored.attempts += 1
         stored.last_error = error
+        stored.claimed_by = stored.claimed_until = None  # free for whichever process tries the next round
         if give_up or stored.attempts >= settings.digest.delivery_rounds:
             stored.status = DeliveryStatus.FAILED
             stored.next_attempt_at = None
@@ -294,19 +331,21 @@ async def deliver(
 
 
 async def resume_pending(*, database: Database, sender_for: SenderFactory, settings: Settings) -> list[DeliveryOutcome]:
-    """Finish every delivery left pending (by a crash or a failed send), in the order they were recorded."""
+    """Finish every pending delivery nobody else holds (left by a crash or a failed send), oldest first."""
     async with database.sessions() as session:
-        ids = await store.pending_delivery_ids(session=session)
-    return [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+        ids = await store.pending_delivery_ids(utcnow(), this_process(), session=session)
+    outcomes = [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+    return [o for o in outcomes if o.error not in (NOT_OURS, HELD)]
 
 
 async def retry_due(
     *, database: Database, sender_for: SenderFactory, settings: Settings, now: datetime | None = None
 ) -> list[DeliveryOutcome]:
-    """Try again every pending delivery whose failed round has waited long enough."""
+    """Try again the pending deliveries nobody holds whose next round is due, or whose sender died."""
     async with database.sessions() as session:
-        ids = await store.pending_delivery_ids(due_by=now or utcnow(), session=session)
-    return [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+        ids = await store.pending_delivery_ids(now or utcnow(), this_process(), due_only=True, session=session)
+    outcomes = [await send_delivery(i, database=database, sender_for=sender_for, settings=settings) for i in ids]
+    return [o for o in outcomes if o.error not in (NOT_OURS, HELD)]
 
 
 async def due_catch_up(*, database: Database, settings: Settings, now: datetime) -> list[tuple[int, datetime]]:

@@ -11,7 +11,7 @@ from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
 from digests.schedule import check_timezone, parse_schedule
 from digests.settings import Settings, SubscriptionSpec
-from digests.store import Database, Session
+from digests.store import Database, Session, workers
 from digests.store import articles as article_store
 from digests.store import subscriptions as store
 from digests.store.models import GLOBAL_SCOPE, Subscription
@@ -79,6 +79,7 @@ async def sync_settings_subscriptions(*, database: Database, settings: Settings)
     """Make the subscriptions declared in the settings match the database (keeping their history)."""
     specs: Sequence[SubscriptionSpec] = settings.digest.subscriptions
     async with database.sessions.begin() as session:
+        await workers.exclusive(workers.CONFIG_LOCK, session=session)  # processes starting together take turns
         stored = await store.settings_subscriptions(session=session)
         result = []
         for spec in specs:

@@ -8,12 +8,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from digests.errors import ConfigError
+from digests.store.workers import MIGRATION_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,11 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     async def migrate(self) -> None:
-        """Bring the schema up to the newest migration."""
+        """Bring the schema up to the newest migration; on PostgreSQL, one process at a time."""
         async with self.engine.begin() as connection:
+            if self.backend == "postgresql":
+                # Processes starting together on an empty database wait here and find the work done.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:

@@ -64,14 +64,24 @@ async def delete_source(source: Source, *, session: AsyncSession) -> None:
     await session.delete(source)
 
 
-async def due_sources(now: datetime, *, session: AsyncSession) -> list[Source]:
-    """Return the enabled sources whose next fetch is due."""
-    rows = await session.scalars(
+async def claim_due_sources(now: datetime, *, lease: timedelta, session: AsyncSession) -> list[Source]:
+    """Return the enabled sources whose next fetch is due, and hold them for ``lease``.
+
+    Holding means moving their next fetch past the lease: another process polling at the same time
+    skips them (and the locked rows), and if this one dies mid-fetch they are due again afterwards.
+    """
+    statement = (
         select(Source)
         .where(Source.enabled.is_(True), or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now))
         .order_by(Source.next_fetch_at.is_not(None), Source.next_fetch_at, Source.id)
     )
-    return list(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    sources = list(await session.scalars(statement))
+    for source in sources:
+        source.next_fetch_at = now + lease
+    await session.flush()
+    return sources
 
 
 def mark_success(source: Source, now: datetime, *, etag: str | None, last_modified: str | None) -> None:

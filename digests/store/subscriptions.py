@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import DeliveryStatus, Origin
@@ -14,9 +15,20 @@ from digests.store.models import GLOBAL_SCOPE, Delivery, Subscription
 DONE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED)
 
 
+def _locking(statement: Any, session: AsyncSession) -> Any:
+    return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
+
+
 async def get_subscription(subscription_id: int, *, session: AsyncSession) -> Subscription | None:
     """Return one subscription, or None."""
     return await session.get(Subscription, subscription_id)
+
+
+async def lock_subscription(subscription_id: int, *, session: AsyncSession) -> Subscription | None:
+    """Return one subscription, locked until the transaction ends (PostgreSQL), so that its digests are
+    recorded by one process at a time."""
+    statement = _locking(select(Subscription).where(Subscription.id == subscription_id), session)
+    return await session.scalar(statement)
 
 
 async def enabled_subscriptions(*, session: AsyncSession) -> list[Subscription]:
@@ -87,13 +99,41 @@ async def add_delivery(delivery: Delivery, *, session: AsyncSession) -> Delivery
     return delivery
 
 
-async def pending_delivery_ids(*, due_by: datetime | None = None, session: AsyncSession) -> Sequence[int]:
-    """Return the ids of pending deliveries in the order they were recorded; with ``due_by``, only failed
-    ones whose next attempt is due by then."""
+def _claimable(now: datetime, claimant: str) -> ColumnElement[bool]:
+    return or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now, Delivery.claimed_by == claimant)
+
+
+async def pending_delivery_ids(
+    now: datetime, claimant: str, *, due_only: bool = False, session: AsyncSession
+) -> Sequence[int]:
+    """Return the ids of pending deliveries ``claimant`` may take, in the order they were recorded.
+
+    With ``due_only``, only those nobody holds whose next round is due (or that were never tried,
+    their recorder having died): what a retry job picks up.
+    """
     statement = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING).order_by(Delivery.id)
-    if due_by is not None:
-        statement = statement.where(Delivery.next_attempt_at.is_not(None), Delivery.next_attempt_at <= due_by)
+    if due_only:
+        statement = statement.where(
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        )
+    else:
+        statement = statement.where(_claimable(now, claimant))
     return list(await session.scalars(statement))
+
+
+async def claim_delivery(
+    delivery_id: int, claimant: str, *, now: datetime, until: datetime, session: AsyncSession
+) -> Delivery | None:
+    """Take a pending delivery for ``claimant`` until ``until``; None when it is done or another holds it."""
+    statement = _locking(select(Delivery).where(Delivery.id == delivery_id), session)
+    delivery = await session.scalar(statement)
+    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+        return None
+    if delivery.claimed_until is not None and delivery.claimed_until >= now and delivery.claimed_by != claimant:
+        return None
+    delivery.claimed_by, delivery.claimed_until = claimant, until
+    return delivery
 
 
 async def pending_before(subscription_id: int, window_end: datetime, *, session: AsyncSession) -> list[Delivery]:
