@@ -12,8 +12,8 @@ from rich.console import Console
 from bot.sender import ChannelSender
 from bot.tree import SitrepTree
 from digests.app import App
-from digests.errors import SitrepError
-from digests.kinds import TargetKind
+from digests.errors import ConfigError, SitrepError
+from digests.kinds import ALL_ROLES, Role, TargetKind
 from digests.render.safe import no_pings
 from digests.settings import Settings
 from digests.tagging.topics import Topic, current_topics
@@ -28,10 +28,24 @@ class SitrepBot(commands.Bot):
     """A front door over the app: answers slash commands and delivers channel digests."""
 
     def __init__(
-        self, settings: Settings, *, console: Console | None = None, status: Console | None = None, **options: object
+        self,
+        settings: Settings,
+        *,
+        console: Console | None = None,
+        status: Console | None = None,
+        roles: frozenset[Role] = ALL_ROLES,
+        **options: object,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        shards = settings.discord
+        if shards.shard_count > 1:
+            if len(shards.shard_ids) != 1 or not 0 <= shards.shard_ids[0] < shards.shard_count:
+                raise ConfigError(
+                    f"with discord.shard_count = {shards.shard_count}, name this process's one shard in "
+                    f"discord.shard_ids (0 to {shards.shard_count - 1}); run one process per shard"
+                )
+            options |= {"shard_id": shards.shard_ids[0], "shard_count": shards.shard_count}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -43,6 +57,7 @@ class SitrepBot(commands.Bot):
         self.settings = settings
         self.console = console or Console()
         self.status_console = status
+        self.roles = roles
         self._app: App | None = None
         self._begin: asyncio.Task[None] | None = None
 
@@ -60,7 +75,7 @@ class SitrepBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Open the app, load the extensions, sync commands, and start the scheduled jobs in the background."""
-        self._app = await App.open(self.settings, console=self.console, status=self.status_console)
+        self._app = await App.open(self.settings, console=self.console, status=self.status_console, roles=self.roles)
         self._app.senders.register(TargetKind.CHANNEL, lambda target: ChannelSender(self, int(target)))
         if self.settings.discord.admin_channel_id:
             self._app.notifiers.append(self.post_notice)
@@ -97,11 +112,13 @@ class SitrepBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings, *, console: Console, status: Console | None = None) -> None:
+async def run_bot(
+    settings: Settings, *, console: Console, status: Console | None = None, roles: frozenset[Role] = ALL_ROLES
+) -> None:
     """Run the bot until it is closed; a refused token or a Discord outage at login is a one-line SitrepError."""
     if settings.discord_token is None:
         raise SitrepError("no Discord token: set SITREP_DISCORD_TOKEN")
-    async with SitrepBot(settings, console=console, status=status) as bot:
+    async with SitrepBot(settings, console=console, status=status, roles=roles) as bot:
         try:
             await bot.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure as error:

@@ -355,6 +355,39 @@ def summarize_pending_command(
         )
 
 
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as one JSON object.")] = False,
+) -> None:
+    """Show Sitrep's health: the live processes and their roles, the backlog, the model and the database."""
+    from digests.services.admin import status as read_status
+
+    report = run_with_resources(_settings(ctx), lambda r: read_status(r.database, r.models))
+    if as_json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(report), default=str, ensure_ascii=False) + "\n")
+        return
+    last = report.last_collection.strftime("%Y-%m-%d %H:%M UTC") if report.last_collection else "never"
+    console.print(f"Database: {report.database}\nSummarizer: {report.summarizer}\nLast collection: {last}")
+    console.print(
+        f"Articles: {report.articles} stored, {report.pending_articles} waiting to be tagged, "
+        f"{report.pending_sections} section(s) to summarize; sources: {report.sources} enabled, "
+        f"{report.failing_sources} failing"
+    )
+    table = Table(title=f"Processes ({len(report.processes)} running)", title_justify="left")
+    for column in ("host", "pid", "roles", "started", "last heartbeat"):
+        table.add_column(column)
+    for process in report.processes:
+        table.add_row(
+            process.host,
+            str(process.pid),
+            process.roles,
+            process.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            process.heartbeat_at.strftime("%H:%M:%S UTC"),
+        )
+    console.print(table)
+
+
 class DigestFormat(StrEnum):
     """Output formats of ``sitrep digest``."""
 
@@ -419,13 +452,27 @@ def digest(
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
+def run(
+    ctx: typer.Context,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            envvar="SITREP_ROLE",
+            help="What this process does: all, or a comma-separated list of collect, enrich, deliver, bot.",
+        ),
+    ] = "all",
+) -> None:
     """Run the main job: apply migrations, load the sources, and collect on schedule until Ctrl-C."""
-    from digests.app import run_forever
+    from digests.app import parse_roles, run_forever
 
     settings = _settings(ctx)
     try:
-        asyncio.run(run_forever(settings, console=console, status=errors))
+        roles = parse_roles(role)
+    except SitrepError as error:
+        raise usage_error(str(error)) from error
+    try:
+        asyncio.run(run_forever(settings, console=console, status=errors, roles=roles))
     except KeyboardInterrupt:
         console.print("Stopped.")
     except SitrepError as error:

@@ -14,27 +14,29 @@ from rich.console import Console
 
 from digests.errors import SitrepError
 from digests.schedule import next_fire_time, parse_schedule, previous_fire_time
+from digests.services.admin import announce_alive
 from digests.services.collection import collect_due_sources
 from digests.services.deliveries import SenderFactory, deliver, retry_due
 from digests.services.digests import enabled_subscriptions, get_subscription
 from digests.services.enrichment import Enricher, summarize_pending
 from digests.settings import Settings
 from digests.store import Database
+from digests.store.models import Subscription
 
 log = logging.getLogger(__name__)
 
-COLLECT_CHECK_SECONDS = 60
 RECONCILE_SECONDS = 60
 RETRY_CHECK_SECONDS = 30
+HEARTBEAT_SECONDS = 15
 
 
 Notify = Callable[[str], Awaitable[None]]
 
 
 async def collect_and_enrich(
-    *, database: Database, settings: Settings, models: Enricher, console: Console, notify: Notify
+    *, database: Database, settings: Settings, models: Enricher | None, console: Console, notify: Notify
 ) -> None:
-    """Poll due sources, then summarize and tag what came in; logs rather than raises."""
+    """Poll due sources, then (given the models) summarize and tag what came in; logs rather than raises."""
     try:
         with console.status("Collecting sources…", spinner="dots"):
             report = await collect_due_sources(database=database, settings=settings)
@@ -43,14 +45,35 @@ async def collect_and_enrich(
                 log.warning("%s", error)
             if source.disabled:
                 await notify(source.disabled)
-        with console.status("Summarizing and tagging…", spinner="dots"):
-            await summarize_pending(database=database, enricher=models)
+        if models is not None:
+            with console.status("Summarizing and tagging…", spinner="dots"):
+                await summarize_pending(database=database, enricher=models)
     except SitrepError as error:
         log.error("%s", error)
     except asyncio.CancelledError:
         log.info("Collection stopped mid-way; the next run picks up where it left off")
     except Exception:
         log.exception("Collection failed; the next run will try again")
+
+
+async def enrich(*, database: Database, models: Enricher) -> None:
+    """Summarize and tag whatever waits (the enrich role without the collect role); logs rather than raises."""
+    try:
+        await summarize_pending(database=database, enricher=models)
+    except SitrepError as error:
+        log.error("%s", error)
+    except asyncio.CancelledError:
+        log.info("Enrichment stopped mid-way; sections it held are summarized by the next run")
+    except Exception:
+        log.exception("Enrichment failed; the next run will try again")
+
+
+async def heartbeat(*, database: Database, roles: str, shard: str | None) -> None:
+    """Tell the database this process is alive (and, if its row was swept away, who it is)."""
+    try:
+        await announce_alive(database, roles=roles, shard=shard)
+    except Exception:
+        log.exception("Could not record the heartbeat; the next one will try again")
 
 
 async def deliver_window(
@@ -104,17 +127,24 @@ class DigestSchedule:
     """Keeps one cron job per enabled subscription, in its own time zone, in step with the database."""
 
     def __init__(
-        self, scheduler: AsyncIOScheduler, database: Database, settings: Settings, job: Callable[[int], Awaitable[None]]
+        self,
+        scheduler: AsyncIOScheduler,
+        database: Database,
+        settings: Settings,
+        job: Callable[[int], Awaitable[None]],
+        *,
+        ours: Callable[[Subscription], bool],
     ) -> None:
         self.scheduler = scheduler
         self.database = database
         self.settings = settings
         self.job = job
+        self.ours = ours
         self._signatures: dict[int, str] = {}
 
     async def reconcile(self) -> None:
-        """Add, change and remove digest jobs so that they match the enabled subscriptions."""
-        subscriptions = await enabled_subscriptions(self.database)
+        """Add, change and remove digest jobs so that they match the enabled subscriptions this process delivers."""
+        subscriptions = [s for s in await enabled_subscriptions(self.database) if self.ours(s)]
         wanted = {s.id for s in subscriptions}
         for subscription_id in set(self._signatures) - wanted:
             with contextlib.suppress(JobLookupError):

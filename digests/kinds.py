@@ -54,3 +54,15 @@ class DisabledBy(StrEnum):
 
     CONFIG = "config"  # the sources file (enabled = false, or no longer listed): the file turns it on again
     FAILURES = "failures"  # too many failed fetches in a row: only an admin turns it on again
+
+
+class Role(StrEnum):
+    """What one `sitrep run` process does; several processes on one PostgreSQL database share the work."""
+
+    COLLECT = "collect"  # poll sources, fetch teasers' pages
+    ENRICH = "enrich"  # summarize, tag
+    DELIVER = "deliver"  # digests to webhooks and the terminal
+    BOT = "bot"  # slash commands, and digests to the channels of its shards
+
+
+ALL_ROLES = frozenset(Role)

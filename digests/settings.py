@@ -61,6 +61,8 @@ class CollectSettings(BaseModel):
     max_concurrent_sources: int = 8
     # A process polling a source holds it this long; if the process dies, another polls it afterwards.
     claim_minutes: float = Field(default=10.0, gt=0)
+    # How often `sitrep run` looks for due sources (and, with the enrich role alone, for work to enrich).
+    check_seconds: float = Field(default=60.0, gt=0)
 
 
 class SectionSettings(BaseModel):
@@ -153,6 +155,9 @@ class DiscordSettings(BaseModel):
 
     # Sync commands to this server only (instant, for development); 0 syncs them globally.
     dev_guild_id: int = 0
+    # Split a large bot across processes: shard_count shards in all, this process runs shard_ids (one id).
+    shard_count: int = Field(default=0, ge=0)
+    shard_ids: list[int] = Field(default_factory=list)
     # Post operator notices (a source disabled after failing) in this channel; 0 posts none.
     admin_channel_id: int = 0
     page_size: int = Field(default=5, ge=1, le=10)

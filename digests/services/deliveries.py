@@ -348,6 +348,14 @@ async def retry_due(
     return [o for o in outcomes if o.error not in (NOT_OURS, HELD)]
 
 
+async def release_claims(database: Database) -> None:
+    """Let go of the deliveries this process holds, so that the next process to start sends them at once."""
+    async with database.sessions.begin() as session:
+        released = await store.release_claims(this_process(), session=session)
+    if released:
+        log.info("Released %d unfinished delivery(ies) for the next process", released)
+
+
 async def due_catch_up(*, database: Database, settings: Settings, now: datetime) -> list[tuple[int, datetime]]:
     """Return (subscription, window end) for digests missed while Sitrep was down, one per subscription.
 

@@ -10,6 +10,6 @@ who sees what.
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession as Session
 
-from digests.store.db import Database, open_database
+from digests.store.db import Database, open_database, single_runner
 
-__all__ = ["Database", "IntegrityError", "Session", "open_database"]
+__all__ = ["Database", "IntegrityError", "Session", "open_database", "single_runner"]

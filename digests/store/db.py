@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,40 @@ async def open_database(url: str) -> Database:
         raise ConfigError(f"cannot open the database {database.describe()}: {reason}") from error
     await database.migrate()
     return database
+
+
+@contextlib.contextmanager
+def single_runner(url: str) -> Iterator[None]:
+    """Hold the SQLite database for one `sitrep run` at a time; a second one gets a clear error.
+
+    SQLite is the zero-setup, single-process default: two processes on one file would both poll the
+    sources and both send the digests. PostgreSQL coordinates any number of processes, so it needs no
+    such lock.
+    """
+    parsed = make_url(_normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    path = Path(parsed.database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".run-lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ConfigError(
+                f"another `sitrep run` ({holder}) is already using {path}; SQLite serves one process at a time: "
+                "stop that one, or point both at PostgreSQL to share the work"
+            ) from error
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -83,6 +83,19 @@ class ArticleRecord:
 
 
 @dataclass(slots=True, frozen=True)
+class ProcessInfo:
+    """A running Sitrep process as the workers table knows it."""
+
+    id: str
+    host: str
+    pid: int
+    roles: str
+    shard: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """What the store holds and what waits for work, for status reports."""
 

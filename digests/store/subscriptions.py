@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import DeliveryStatus, Origin
@@ -134,6 +134,17 @@ async def claim_delivery(
         return None
     delivery.claimed_by, delivery.claimed_until = claimant, until
     return delivery
+
+
+async def release_claims(claimant: str, *, session: AsyncSession) -> int:
+    """Let go of every pending delivery ``claimant`` holds (it is stopping); return how many."""
+    statement = (
+        update(Delivery)
+        .where(Delivery.claimed_by == claimant, Delivery.status == DeliveryStatus.PENDING)
+        .values(claimed_by=None, claimed_until=None)
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def pending_before(subscription_id: int, window_end: datetime, *, session: AsyncSession) -> list[Delivery]:

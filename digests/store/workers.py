@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.store.models import Worker
+from digests.store.records import ProcessInfo
 from digests.store.types import utcnow
 
 # PostgreSQL advisory lock keys (any fixed 64-bit numbers, the same in every process).
@@ -52,12 +53,19 @@ async def heartbeat(*, session: AsyncSession) -> bool:
     return True
 
 
-async def live_workers(within: timedelta, *, session: AsyncSession) -> list[Worker]:
-    """Return the processes that sent a heartbeat within ``within``, oldest first; forget the rest."""
+async def live_workers(within: timedelta, *, session: AsyncSession) -> list[ProcessInfo]:
+    """Return the processes that sent a heartbeat within ``within``, oldest first."""
     cutoff = utcnow() - within
-    await session.execute(delete(Worker).where(Worker.heartbeat_at < cutoff - within))
     statement = select(Worker).where(Worker.heartbeat_at >= cutoff).order_by(Worker.started_at, Worker.id)
-    return list(await session.scalars(statement))
+    return [
+        ProcessInfo(w.id, w.host, w.pid, w.roles, w.shard, w.started_at, w.heartbeat_at)
+        for w in await session.scalars(statement)
+    ]
+
+
+async def forget_dead(within: timedelta, *, session: AsyncSession) -> None:
+    """Delete the rows of processes silent for twice ``within`` (killed ones never retire themselves)."""
+    await session.execute(delete(Worker).where(Worker.heartbeat_at < utcnow() - 2 * within))
 
 
 async def retire(*, session: AsyncSession) -> None:

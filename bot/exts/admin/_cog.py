@@ -189,6 +189,11 @@ class Admin(commands.Cog):
             f"Last collection: {last}\nArticles stored: {report.articles}\n"
             f"Waiting to be summarized: {report.pending_sections} section(s), {report.pending_articles} article(s)\n"
             f"Sources: {report.sources} enabled, {report.failing_sources} failing\n"
-            f"Summarizer: {report.summarizer}\nDatabase: {report.database}"
+            f"Summarizer: {report.summarizer}\nDatabase: {report.database}\n"
+            f"Processes: {len(report.processes)} running"
+            + "".join(
+                f"\n• {safe(p.host)} pid {p.pid}: {safe(p.roles)}, heartbeat <t:{int(p.heartbeat_at.timestamp())}:R>"
+                for p in report.processes[:20]
+            )
         )
         await _ephemeral(interaction, text, title="Sitrep status")
