@@ -121,6 +121,16 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 @pytest.fixture
+async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty PostgreSQL database, for what only PostgreSQL does (several processes)."""
+    database = await _fresh(postgres_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
 async def sqlite_database(settings: Settings) -> AsyncIterator[Database]:
     """A migrated, empty SQLite database (for tests where the backend does not matter)."""
     database = await _fresh(settings.database_url)
