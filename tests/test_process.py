@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import text
 
+from digests.store import Database
 from tests.conftest import REPO, SAMPLES
 from tests.httpserver import LocalServer
 
@@ -91,3 +97,136 @@ async def test_ctrl_c_during_a_retry_loses_no_message(tmp_path: Path, http_serve
     said = log.read_text()
     assert "may have been posted" not in said
     assert "Traceback" not in said
+
+
+def _feed(started: float, every: float) -> str:
+    ticks = int((time.monotonic() - started) // every) + 1
+    items = "".join(
+        f"<item><title>Event {n} in the capital</title><guid>event-{n}</guid><link>https://n.example/{n}</link>"
+        f"<description>{f'Officials met for round {n} of the talks and agreed on the next steps in detail. ' * 12}"
+        "</description></item>"
+        for n in range(ticks)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>'
+
+
+@pytest.mark.postgres
+async def test_three_processes_on_postgresql_survive_a_kill(
+    tmp_path: Path, http_server: LocalServer, postgres_url: str
+) -> None:
+    fresh = Database(postgres_url)
+    async with fresh.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await fresh.dispose()
+    started = time.monotonic()
+    received: list[dict[str, Any]] = []
+
+    async def feed(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=_feed(started, 20), content_type="application/rss+xml")
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        received.append(await request.json())
+        return web.json_response({"id": str(len(received))})
+
+    http_server.routes["/feed.xml"] = feed
+    http_server.routes["/api/webhooks/1/t"] = webhook
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "Wire"\nlocation = "{http_server.url("/feed.xml")}"\ninterval_minutes = 0.2\n'
+    )
+    subscription = {
+        "name": "hook",
+        "target": f"webhook:{http_server.url('/api/webhooks/1/t')}",
+        "schedule": "* * * * *",
+        "max_items": 50,
+    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SITREP_")} | {
+        "SITREP_DATABASE_URL": postgres_url,
+        "SITREP_COLLECT__SOURCES_FILE": str(sources),
+        "SITREP_COLLECT__FETCH_FULL_TEXT": "false",
+        "SITREP_COLLECT__CHECK_SECONDS": "10",
+        "SITREP_COLLECT__CLAIM_MINUTES": "0.5",
+        "SITREP_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
+        "SITREP_DIGEST__SUBSCRIPTIONS": json.dumps([subscription]),
+        "SITREP_DIGEST__ALLOW_ANY_WEBHOOK_HOST": "true",
+        "SITREP_DIGEST__CLAIM_SECONDS": "20",
+        "SITREP_DIGEST__GRACE_MINUTES": "0",
+    }
+    logs = [tmp_path / f"process-{n}.log" for n in range(3)]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "digests.cli", "run", cwd=REPO, env=env, stdout=log.open("ab"), stderr=log.open("ab")
+        )
+        for log in logs
+    ]
+    database = Database(postgres_url)
+
+    async def sent_windows() -> list[tuple[datetime, datetime, list[str]]]:
+        async with database.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT window_start, window_end, message_ids FROM deliveries WHERE status = 'sent'")
+            )
+            return [(row[0], row[1], json.loads(row[2]) if isinstance(row[2], str) else row[2]) for row in rows]
+
+    async def wait_for(what: str, check: Any, seconds: float) -> None:
+        for _ in range(int(seconds)):
+            if await check():
+                return
+            await asyncio.sleep(1)
+        said = "\n".join((await asyncio.to_thread(log.read_text))[-1500:] for log in logs)
+        raise AssertionError(f"gave up waiting for {what}:\n{said}")
+
+    try:
+
+        async def all_running() -> bool:
+            texts = [await asyncio.to_thread(log.read_text) for log in logs]
+            return all("Scheduler running" in said for said in texts)
+
+        await wait_for("three processes to start", all_running, 120)
+        assert all(process.returncode is None for process in processes)
+        status = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "digests.cli", "status", "--json", cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE
+        )
+        listed = json.loads((await status.communicate())[0])
+        assert len(listed["processes"]) == 3
+
+        async def first_digest() -> bool:
+            return bool(await sent_windows())
+
+        await wait_for("a first digest", first_digest, 150)
+        processes[1].kill()  # SIGKILL: no chance to release anything it holds
+        killed_at = datetime.now(UTC)
+        await processes[1].wait()
+
+        async def two_more() -> bool:
+            return sum(end > killed_at for _, end, _ in await sent_windows()) >= 2
+
+        await wait_for("two digests after the kill", two_more, 200)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+        await asyncio.gather(*(asyncio.wait_for(p.wait(), 60) for p in processes), return_exceptions=True)
+
+    try:
+        windows = await sent_windows()
+        async with database.engine.connect() as connection:
+            ready = (await connection.execute(text("SELECT title, ready_at FROM articles"))).all()
+            sections = (await connection.execute(text("SELECT count(*) FROM sections"))).scalar_one()
+    finally:
+        await database.dispose()
+    texts = [await asyncio.to_thread(log.read_text) for log in logs]
+    # No process crashed on start-up or later (the killed one aside), and nothing was posted twice.
+    assert not any("Traceback" in said for said in texts)
+    assert len({json.dumps(message, sort_keys=True) for message in received}) == len(received)
+    assert len(received) == sum(len(ids) for _, _, ids in windows)
+    # Every article that became ready inside a delivered window reached the webhook.
+    shown = {embed.get("title") for message in received for embed in message["embeds"]}
+    last_end = max(end for _, end, _ in windows)
+    delivered = [title for title, ready_at in ready if ready_at is not None and ready_at <= last_end]
+    assert delivered
+    assert set(delivered) <= shown
+    # Each section was summarized once, by one of the processes.
+    summarized = sum(int(n) for said in texts for n in re.findall(r"Summarized (\d+) section", said))
+    assert summarized == sections
