@@ -283,7 +283,10 @@ async def run_forever(
     """
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if roles != ALL_ROLES and Role.BOT in roles and not token:
-        raise ConfigError("the bot role needs SITREP_DISCORD_TOKEN")
+        log.warning("The bot role needs SITREP_DISCORD_TOKEN; this process runs without the bot")
+        roles = roles - {Role.BOT}
+        if not roles:
+            raise ConfigError("the bot role needs SITREP_DISCORD_TOKEN, and this process has no other role")
     with single_runner(settings.database_url):
         if token and Role.BOT in roles:
             await front_door("discord")(settings, console=console, status=status, roles=roles)
