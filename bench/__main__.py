@@ -34,6 +34,7 @@ def collect(console: Console) -> dict[str, Any]:
         ("queries", "bench.queries", ("--sizes", "10000,100000", "--repeat", "30")),
         ("collection", "bench.collection", ("--feeds", "500")),
         ("startup", "bench.startup", ()),
+        ("scaleout", "bench.scaleout", ("--articles", "240", "--processes", "1,2,4")),
     ]
     if BBC.exists():
         steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
@@ -166,6 +167,24 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "topics micro P/R/F1, BBC mapped labels",
                 f"{m['precision']} / {m['recall']} / {m['f1']}",
                 f"sport+entertainment with no topic {t['sport_and_entertainment_with_no_topic']}",
+            )
+        )
+    s = f.get("scaleout", {})
+    for entry in s.get("enrich", []):
+        out.append(
+            (
+                f"enrich processes on PostgreSQL: {entry['processes']}",
+                f"{entry['sections_per_second']} sections/s ({entry['speed_up']}x)",
+                f"{entry['sections']} sections, {entry['seconds']} s with start-up; {s.get('cpus')} CPUs",
+            )
+        )
+    c = s.get("claims", {})
+    if c:
+        out.append(
+            (
+                "SQL statements per delivery (record, claim, send)",
+                f"{c['statements_per_delivery']}",
+                f"{c['messages_per_delivery']} messages, p50 {c['delivery_ms_p50']} ms",
             )
         )
     return out
