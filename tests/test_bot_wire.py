@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from rich.console import Console
 from sqlalchemy import delete
 
 from bot.client import SitrepBot, run_bot
-from digests.errors import SitrepError
+from digests.errors import ConfigError, SitrepError
 from digests.store.models import Article
 from tests.conftest import SAMPLES, make_settings
 from tests.factories import add_article, add_source
@@ -287,7 +289,9 @@ async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None
     assert answer["data"]["flags"] & 64
     assert "0 8 * * 1-5" in answer["data"]["content"]
     status = await fake.interact(GUILD, CHANNEL, "status")
-    assert "extractive" in (await status.answered())["data"]["embeds"][0]["description"]
+    described = (await status.answered())["data"]["embeds"][0]["description"]
+    assert "extractive" in described
+    assert f"Processes: 1 running\n• {socket.gethostname()[:60]} pid {os.getpid()}: all, heartbeat <t:" in described
 
 
 async def test_scheduled_digest_posted_through_the_bot_with_a_429(wire: tuple[FakeDiscord, SitrepBot]) -> None:
@@ -379,3 +383,11 @@ async def test_replies_stay_within_discords_limits(wire: tuple[FakeDiscord, Sitr
         assert answer["data"]["flags"] & 64
         assert 0 < len(answer["data"]["content"]) <= 2000
     assert fake.bad_requests == []
+
+
+def test_a_bot_split_into_shards_runs_one_shard_per_process(tmp_path: Path) -> None:
+    settings = make_settings(discord={"shard_count": 4, "shard_ids": [2]})
+    bot = SitrepBot(settings, console=Console(file=io.StringIO()))
+    assert (bot.shard_id, bot.shard_count) == (2, 4)
+    with pytest.raises(ConfigError, match="run one process per shard"):
+        SitrepBot(make_settings(discord={"shard_count": 4, "shard_ids": [1, 2]}), console=Console(file=io.StringIO()))
