@@ -174,3 +174,33 @@ def test_odd_text_files_are_read_not_refused(sectionizer: Sectionizer, tmp_path:
     binary.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(SourceError, match="not a text file"):
         parse_file(binary.read_bytes(), path=binary, sectionizer=sectionizer, teaser_chars=600)
+
+
+def test_a_file_without_a_title_line_keeps_its_first_heading(sectionizer: Sectionizer, tmp_path: Path) -> None:
+    briefing = tmp_path / "briefing.txt"
+    briefing.write_text(
+        "What's Happening?\nJapan and Britain agreed to work together on cyber defence. Talks went well.\n"
+        "Why It's Important?\nIt answers China's reach in the region.\n"
+    )
+    (article,) = parse_file(briefing.read_bytes(), path=briefing, sectionizer=sectionizer, teaser_chars=600)
+    assert article.title == "Japan and Britain agreed to work together on cyber defence."
+    assert [s.heading for s in article.sections] == ["What's Happening?", "Why It's Important?"]
+    assert article.source_name == "briefing.txt"  # a file's own name, never "."
+
+    prose = tmp_path / "note.md"
+    prose.write_text(
+        "Officials in Nairobi said on Monday that the geothermal plant would open next year after delays.\n\n"
+        "The plant adds 300 megawatts to the grid.\n"
+    )
+    (article,) = parse_file(prose.read_bytes(), path=prose, sectionizer=sectionizer, teaser_chars=600)
+    assert article.title.startswith("Officials in Nairobi said on Monday")
+    assert "Officials in Nairobi" in article.text  # the first line is text, not lost as a title
+
+
+@pytest.mark.skipif(not (SHARED_DATA.parent / "examples").exists(), reason="../shared is not here")
+def test_the_shared_briefing_gets_a_title_and_all_four_sections(sectionizer: Sectionizer) -> None:
+    path = SHARED_DATA.parent / "examples" / "briefing-japan-britain.txt"
+    (article,) = parse_file(path.read_bytes(), path=path, sectionizer=sectionizer, teaser_chars=600)
+    assert article.title.startswith("Japan and Britain have agreed to strengthen their cooperation")
+    assert article.sections[0].heading == "What's Happening?"
+    assert article.source_name == "briefing-japan-britain.txt"

@@ -84,6 +84,8 @@ def test_country_names() -> None:
     assert country_name("gb") == "United Kingdom"
     assert country_name("TW") == "Taiwan"
     assert country_name("XX") == "XX"
+    # The short names people use, not pycountry's formal ones ("Russian Federation").
+    assert [country_name(c) for c in ("RU", "KR", "IR", "CD")] == ["Russia", "South Korea", "Iran", "DR Congo"]
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ _SKIP_TAGS = frozenset(
 )
 _WHITESPACE = re.compile(r"\s+")
 TITLE_CHARS = 120
-"""A title derived from an article's first sentence is cut to this length."""
+"""A title derived from an article's first sentence is cut to this length; a longer first line is no headline."""
+HEADLINE_WORDS = 18
 _HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4}
 _BLOCK_TAGS = frozenset(
     {"p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "li", "table", "tr", "dl", "dt",
@@ -339,33 +340,58 @@ def parse_page(markup: str, *, url: str | None, sectionizer: Sectionizer, source
     )
 
 
+def reads_like_headline(line: str, sectionizer: Sectionizer) -> bool:
+    """Tell whether a first line is an article's title: short, not a sentence, not a known section heading."""
+    words = line.split()
+    if not words or len(words) > HEADLINE_WORDS or len(line) > TITLE_CHARS or sectionizer.is_known_heading(line):
+        return False
+    # A headline rarely ends like a sentence; a line that does and runs on is the text's first sentence.
+    return not (line.rstrip("*_ ").endswith((".", "!", ";", ":")) and len(words) > 6)
+
+
 def parse_text(text: str, *, path: Path, sectionizer: Sectionizer, source_name: str) -> ParsedArticle:
-    """Read a plain-text or Markdown article: its first line is the title."""
+    """Read a plain-text or Markdown article: its first line is the title when it reads like a headline.
+
+    Otherwise (a known section heading such as "What's Happening?", or prose) the whole file is the text,
+    and the title is its first sentence cut short, or the file's name.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:
         raise SourceError(f"{path}: the file is empty")
+    first_line = _clean_title(lines[0].lstrip("#").strip("*_ "))
     body = "\n".join(lines[1:])
-    if not body.strip():
-        # One paragraph and nothing else: it is the text, and the title comes from its first sentence.
-        body = lines[0]
-        first = split_sentences(_clean_title(body))
-        title = cut(first[0], TITLE_CHARS) if first else path.stem
+    if body.strip() and reads_like_headline(first_line, sectionizer):
+        title = first_line
     else:
-        title = _clean_title(lines[0].lstrip("#").strip("*_ ")) or path.stem
+        body = "\n".join(lines)
+        title = _derived_title(body, sectionizer) or path.stem
     sections = sectionizer.split(body, title=title)
     if not sections:
         raise SourceError(f"{path}: the file has no text")
     return ParsedArticle(title=title, sections=sections, source_name=source_name, url=path.resolve().as_uri())
 
 
+def _derived_title(body: str, sectionizer: Sectionizer) -> str:
+    """Return a title for text that has none: the first sentence of its first paragraph, cut short."""
+    for line in body.split("\n"):
+        line = _clean_title(line.lstrip("#").strip("*_ "))
+        if line and not sectionizer.is_known_heading(line):
+            first = split_sentences(line)
+            return cut(first[0], TITLE_CHARS) if first else ""
+    return ""
+
+
 def parse_file(
-    data: bytes, *, path: Path, sectionizer: Sectionizer, teaser_chars: int
+    data: bytes, *, path: Path, sectionizer: Sectionizer, teaser_chars: int, source_name: str | None = None
 ) -> list[ParsedArticle] | FeedDocument:
-    """Read one file of any supported kind: a feed, an HTML page, or a text/Markdown article."""
+    """Read one file of any supported kind: a feed, an HTML page, or a text/Markdown article.
+
+    ``source_name`` names where it came from: a folder source's name, or by default the file's own name.
+    """
     suffix = path.suffix.lower()
-    source_name = path.parent.name or str(path.parent)
+    source_name = source_name or path.name
     if not data.strip():
         raise SourceError(f"{path}: the file is empty")
     if is_binary(data):

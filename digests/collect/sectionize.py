@@ -57,6 +57,10 @@ class Sectionizer:
         self._known = {heading_key(h) for h in settings.headings}
         self._boilerplate = [re.compile(p, re.IGNORECASE) for p in settings.boilerplate]
 
+    def is_known_heading(self, line: str) -> bool:
+        """Tell whether ``line`` is one of the briefing headings ("What's Happening?" and the like)."""
+        return heading_key(line) in self._known
+
     def split(self, text: str, *, title: str | None = None) -> list[RawSection]:
         """Split ``text`` into sections; an article with any text gets at least one."""
         lines = clean_lines(text, self._boilerplate)

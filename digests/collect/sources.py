@@ -196,8 +196,8 @@ class Reader:
         if not path.exists():
             raise SourceError(f"{path}: no such file or folder")
         if not path.is_dir():
-            result = ReadResult(name=name or path.parent.name or str(path), root=path.resolve().parent)
-            self._read_file(path, result, in_folder=False)
+            result = ReadResult(name=name or path.name, root=path.resolve().parent)
+            self._read_file(path, result, in_folder=False, source_name=name or path.name)
             return result
         root = path.resolve()
         result = ReadResult(name=name or path.name or str(path), root=root)
@@ -212,7 +212,7 @@ class Reader:
             files.append(candidate)
         for file in files:
             try:
-                skipped += not self._read_file(file, result, in_folder=True)
+                skipped += not self._read_file(file, result, in_folder=True, source_name=result.name)
             except SitrepError as error:
                 result.errors.append(str(error))
         if skipped:
@@ -221,7 +221,7 @@ class Reader:
             result.warnings.append(f"{path}: the folder is empty")
         return result
 
-    def _read_file(self, path: Path, result: ReadResult, *, in_folder: bool) -> bool:
+    def _read_file(self, path: Path, result: ReadResult, *, in_folder: bool, source_name: str) -> bool:
         """Read one file into ``result``; return False when a folder's file is not an article."""
         limit = self.settings.collect.max_file_bytes
         try:
@@ -235,7 +235,11 @@ class Reader:
         if in_folder and not known and (is_binary(data) or not (looks_like_feed(data) or _looks_like_html(data))):
             return False
         parsed = parse_file(
-            data, path=path, sectionizer=self.sectionizer, teaser_chars=self.settings.collect.teaser_chars
+            data,
+            path=path,
+            sectionizer=self.sectionizer,
+            teaser_chars=self.settings.collect.teaser_chars,
+            source_name=source_name,
         )
         if isinstance(parsed, FeedDocument):
             result.articles.extend(parsed.articles)

@@ -208,12 +208,19 @@ def _resolve(code: str, codes: set[str]) -> str:
     return code
 
 
+@cache
+def _display_names() -> dict[str, str]:
+    data = tomllib.loads(_PLACES_FILE.read_text(encoding="utf-8"))
+    return {code: entry["display"] for code, entry in data.items() if "display" in entry}
+
+
 def country_name(code: str) -> str:
-    """Return the common English name of an ISO alpha-2 code."""
-    country = pycountry.countries.get(alpha_2=code.upper())
+    """Return the short English name people use for an ISO alpha-2 code ("Russia", "South Korea", "Iran")."""
+    code = code.upper()
+    country = pycountry.countries.get(alpha_2=code)
     if country is None:
-        return code.upper()
-    return getattr(country, "common_name", None) or country.name
+        return code
+    return _display_names().get(code) or getattr(country, "common_name", None) or country.name
 
 
 def _choices() -> dict[str, str]:
