@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.base import JobLookupError
@@ -37,7 +37,7 @@ async def collect_and_enrich(
     *, database: Database, settings: Settings, models: Enricher | None, console: Console, notify: Notify
 ) -> None:
     """Poll due sources, then (given the models) summarize and tag what came in; logs rather than raises."""
-    try:
+    with _logged("Collection"):
         with console.status("Collecting sources…", spinner="dots"):
             report = await collect_due_sources(database=database, settings=settings)
         for source in report.sources:
@@ -48,24 +48,25 @@ async def collect_and_enrich(
         if models is not None:
             with console.status("Summarizing and tagging…", spinner="dots"):
                 await summarize_pending(database=database, enricher=models)
-    except SitrepError as error:
-        log.error("%s", error)
-    except asyncio.CancelledError:
-        log.info("Collection stopped mid-way; the next run picks up where it left off")
-    except Exception:
-        log.exception("Collection failed; the next run will try again")
 
 
 async def enrich(*, database: Database, models: Enricher) -> None:
     """Summarize and tag whatever waits (the enrich role without the collect role); logs rather than raises."""
-    try:
+    with _logged("Enrichment"):
         await summarize_pending(database=database, enricher=models)
+
+
+@contextlib.contextmanager
+def _logged(work: str) -> Iterator[None]:
+    """Log what a background job raises instead of raising it; a stop (Ctrl-C) mid-way is one line."""
+    try:
+        yield
     except SitrepError as error:
-        log.error("%s", error)
+        log.error("%s failed: %s", work, error)
     except asyncio.CancelledError:
-        log.info("Enrichment stopped mid-way; sections it held are summarized by the next run")
+        log.info("%s stopped mid-way; the next run picks up where it left off", work)
     except Exception:
-        log.exception("Enrichment failed; the next run will try again")
+        log.exception("%s failed; the next run will try again", work)
 
 
 async def heartbeat(*, database: Database, roles: str, shard: str | None) -> None:
@@ -80,25 +81,15 @@ async def deliver_window(
     subscription_id: int, window_end: datetime, *, database: Database, settings: Settings, sender_for: SenderFactory
 ) -> None:
     """Deliver one subscription's digest for the window ending at ``window_end``; logs rather than raises."""
-    try:
+    # Stopped mid-delivery, the delivery stays recorded and the next start (or another process) finishes it.
+    with _logged(f"The digest for subscription {subscription_id}"):
         await deliver(subscription_id, window_end, database=database, sender_for=sender_for, settings=settings)
-    except SitrepError as error:
-        log.error("Digest for subscription %d failed: %s", subscription_id, error)
-    except asyncio.CancelledError:
-        # Stopped (Ctrl-C) mid-delivery: the delivery is recorded, and the next start finishes it.
-        log.info("Digest for subscription %d stopped mid-way; it is finished at the next start", subscription_id)
-    except Exception:
-        log.exception("Digest for subscription %d failed", subscription_id)
 
 
 async def retry_deliveries(*, database: Database, settings: Settings, sender_for: SenderFactory) -> None:
     """Try again the deliveries whose failed round has waited long enough; logs rather than raises."""
-    try:
+    with _logged("Retrying deliveries"):
         await retry_due(database=database, sender_for=sender_for, settings=settings)
-    except asyncio.CancelledError:
-        log.info("Retrying deliveries stopped mid-way; the next start finishes them")
-    except Exception:
-        log.exception("Retrying deliveries failed; the next run will try again")
 
 
 async def scheduled_digest(

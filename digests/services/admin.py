@@ -13,7 +13,7 @@ from digests.schedule import check_timezone
 from digests.services.digests import validate_subscription
 from digests.services.enrichment import Enricher
 from digests.settings import Settings
-from digests.store import Database
+from digests.store import Database, Session
 from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store import subscriptions as subscription_store
@@ -117,12 +117,18 @@ async def list_own_sources(database: Database, *, guild_id: int) -> list[Source]
         return await source_store.server_sources(guild_id, session=session)
 
 
+async def _own_source(guild_id: int, source_id: int, *, session: Session) -> Source:
+    """Return one of a server's own sources; another server's cannot be named."""
+    source = await source_store.get_source(source_id, session=session)
+    if source is None or source.guild_id != guild_id:
+        raise NotFoundError(f"This server has no source {source_id}. See /sources list.")
+    return source
+
+
 async def enable_source(database: Database, *, guild_id: int, source_id: int) -> Source:
     """Turn one of a server's own sources on again after it was disabled for failing."""
     async with database.sessions.begin() as session:
-        source = await source_store.get_source(source_id, session=session)
-        if source is None or source.guild_id != guild_id:
-            raise NotFoundError(f"This server has no source {source_id}. See /sources list.")
+        source = await _own_source(guild_id, source_id, session=session)
         source_store.enable(source)
         return source
 
@@ -130,9 +136,7 @@ async def enable_source(database: Database, *, guild_id: int, source_id: int) ->
 async def remove_source(database: Database, *, guild_id: int, source_id: int) -> Source:
     """Remove one of a server's own sources (its articles stay, still seen only by that server)."""
     async with database.sessions.begin() as session:
-        source = await source_store.get_source(source_id, session=session)
-        if source is None or source.guild_id != guild_id:
-            raise NotFoundError(f"This server has no source {source_id}. See /sources list.")
+        source = await _own_source(guild_id, source_id, session=session)
         await source_store.delete_source(source, session=session)
         return source
 

@@ -16,6 +16,10 @@ message, each marked as Discord confirms it:
 Before each message the delivery records which message it is sending (``sending_index``) and
 clears that mark as soon as Discord answers, whatever the answer; so after a crash a mark that is
 still set means the answer was lost, and only then is a message called unconfirmed.
+
+Several processes may share the work (PostgreSQL): the one that records a digest holds it
+(``claimed_by``, ``claimed_until``), renewing the hold before each message; the others leave it alone
+until the hold runs out, when any process's retry job takes it over where it stopped.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ SenderFactory = Callable[[Subscription], Sender | None]
 UNCONFIRMED = "unconfirmed"
 MAX_ROUND_DELAY = timedelta(hours=1)
 
-# Deliveries being sent by this process right now, so that the retry job never sends one twice at once.
+# Deliveries being sent by this process right now, so that its own jobs never send one twice at once;
+# between processes, the claim in the database does that.
 _in_flight: set[int] = set()
 NOT_OURS = "not this process's target"
 HELD = "held by another process"
