@@ -13,16 +13,18 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from digests.app import Resources
 from digests.errors import SitrepError
 from digests.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from digests.app import Resources
 
 T = TypeVar("T")
 
@@ -72,6 +74,8 @@ def main_options(
 
 def run_with_resources(settings: Settings, work: Callable[[Resources], Awaitable[T]]) -> T:
     """Open the resources (applying migrations), run ``work`` with them, and close them; errors exit 1."""
+
+    from digests.app import Resources  # the app's imports are heavy; `sitrep --help` does not need them
 
     async def runner() -> T:
         resources = await Resources.open(settings)
