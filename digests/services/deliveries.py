@@ -137,7 +137,7 @@ async def record_delivery(
         if not digest.matched:
             log.info("Nothing new for subscription %r between %s and %s", subscription.name, start, window_end)
             return None
-        for older in await store.pending_before(subscription.id, window_end, session=session):
+        for older in await store.pending_before(subscription.id, window_end, now=utcnow(), session=session):
             older.status = DeliveryStatus.SUPERSEDED
             older.last_error = f"superseded by the digest for {window_end.isoformat()}, which covers its articles"
             older.next_attempt_at = None

@@ -147,11 +147,15 @@ async def release_claims(claimant: str, *, session: AsyncSession) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def pending_before(subscription_id: int, window_end: datetime, *, session: AsyncSession) -> list[Delivery]:
-    """Return the subscription's pending deliveries for windows that ended before ``window_end``."""
+async def pending_before(
+    subscription_id: int, window_end: datetime, *, now: datetime, session: AsyncSession
+) -> list[Delivery]:
+    """Return the subscription's pending deliveries for windows that ended before ``window_end``, except
+    those a process is sending right now (a digest is never cut off half-way)."""
     statement = select(Delivery).where(
         Delivery.subscription_id == subscription_id,
         Delivery.status == DeliveryStatus.PENDING,
         Delivery.window_end < window_end,
+        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
     )
     return list(await session.scalars(statement))
