@@ -478,3 +478,18 @@ def test_the_webhook_from_the_environment_is_checked_too() -> None:
     assert "s3cr3t-t0ken" not in str(refused.value)
     good = make_settings(discord_webhook_url="https://discord.com/api/webhooks/1/abc")
     assert parse_target("auto", good) == ("webhook", "https://discord.com/api/webhooks/1/abc")
+
+
+async def test_a_digest_being_sent_is_not_superseded(database: Database) -> None:
+    settings = _settings(database)
+    await _stories(database, 1)
+    sub = await _subscription(database, "webhook", "https://discord.com/api/webhooks/1/x")
+    sending = await record_delivery(sub, NOW, database=database, settings=settings, claimant="another process")
+    assert sending is not None
+    await add_article(database, "Later story", ready_at=NOW + timedelta(minutes=30))
+    later = await record_delivery(sub, NOW + timedelta(hours=1), database=database, settings=settings)
+    assert later is not None
+    async with database.sessions() as session:
+        first = await session.get(Delivery, sending.id)
+    assert first is not None
+    assert first.status == "pending"  # held by the process sending it: it finishes, it is not cut off
