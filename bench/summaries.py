@@ -14,9 +14,10 @@ from bench.corpus import BBC
 from digests.collect.sectionize import Sectionizer
 from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
-from digests.summarize.base import article_summary, sentences_of
+from digests.summarize.base import article_summary
 from digests.summarize.extractive import ExtractiveSummarizer
 from digests.summarize.train import article_sections, split_rows
+from digests.text import sentences_of
 
 
 def _rouge() -> object:

@@ -104,6 +104,8 @@ class SummarizeSettings(BaseModel):
     device: str = "auto"
     # Run the sentence encoder's linear layers in int8 (dynamic quantization, CPU only).
     encoder_int8: bool = True
+    # Keep this many recent sentence vectors, so that each sentence is encoded once for summary and tags.
+    embedding_cache: int = Field(default=20000, ge=0)
     # Never reach the model hub; also implied by HF_HUB_OFFLINE=1.
     offline: bool = False
 

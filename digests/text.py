@@ -16,6 +16,7 @@ _ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec fig dept est""".split()
 )  # fmt: skip
 _SPACE = re.compile(r"\s+")
+_LIST_MARKER = re.compile(r"^(?:[-*•·#]{1,6}|\d{1,3}[.)])\s+")
 
 
 def cut(text: str, limit: int) -> str:
@@ -50,6 +51,16 @@ def split_sentences(text: str) -> list[str]:
         start = match.end()
     sentences.append(text[start:].strip())
     return [sentence for sentence in sentences if sentence]
+
+
+def sentences_of(text: str) -> list[str]:
+    """Split text into sentences, paragraph by paragraph, without list markers or Markdown heading marks."""
+    result: list[str] = []
+    for paragraph in text.split("\n\n"):
+        paragraph = _LIST_MARKER.sub("", paragraph.strip())
+        if paragraph:
+            result.extend(split_sentences(paragraph))
+    return result
 
 
 @lru_cache(maxsize=65536)

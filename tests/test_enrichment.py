@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -102,3 +103,36 @@ async def test_taxonomy_change_retags_everything(sqlite_database: Database, enco
     tagged = {a.title: [t.topic for t in a.topics] for a in articles}
     assert tagged["Kenya Expands Geothermal Power in the Rift Valley"] == ["geothermal"]
     assert all(topics in ([], ["geothermal"]) for topics in tagged.values())
+
+
+def test_each_sentence_is_encoded_once_for_summary_and_tags() -> None:
+    from digests.collect.parse import parse_file
+    from digests.summarize import SectionInput
+
+    enricher = Enricher(make_settings(summarize={"embedding_cache": 1000}))
+    try:
+        path = SAMPLES / "articles" / "japan-britain-cyber-minerals.txt"
+        (article,) = parse_file(path.read_bytes(), path=path, sectionizer=enricher.sectionizer, teaser_chars=600)
+        sections = [SectionInput(s.text, s.heading, article.title, i) for i, s in enumerate(article.sections)]
+        enricher.summarize(sections)
+        summarized = enricher.encoder.encoded
+        (tags,) = enricher.tag([(article.title, article.text)])
+        # Tagging reuses the summarizer's sentence vectors: new are only the headings (not summarized) and,
+        # the first time, the topics' descriptions.
+        assert enricher.encoder.encoded - summarized <= len(article.sections) + len(enricher.taxonomy)
+        assert "cybersecurity" in [t.name for t in tags.topics]
+        again = enricher.encoder.encode(["A sentence.", "Another one."])
+        assert np.allclose(again, enricher.encoder.encode(["A sentence.", "Another one."]))
+    finally:
+        enricher.close()
+
+
+def test_the_embedding_cache_keeps_only_the_most_recent() -> None:
+    encoder = SentenceEncoder(int8=True, cache_size=2)
+    first = encoder.encode(["one", "two", "three"])
+    assert encoder.encoded == 3
+    assert len(encoder._cache) == 2
+    assert np.allclose(encoder.encode(["three"]), first[2:])  # kept: no new encoding
+    assert encoder.encoded == 3
+    encoder.encode(["one"])  # dropped earlier: encoded again
+    assert encoder.encoded == 4

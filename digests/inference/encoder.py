@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,14 @@ class SentenceEncoder:
     """Encodes texts into unit vectors; thread-safe lazy loading, batched by length, no gradients."""
 
     def __init__(
-        self, name: str = "", *, device: str = "auto", batch_size: int = 32, offline: bool = False, int8: bool = False
+        self,
+        name: str = "",
+        *,
+        device: str = "auto",
+        batch_size: int = 32,
+        offline: bool = False,
+        int8: bool = False,
+        cache_size: int = 0,
     ) -> None:
         self.name = name or str(bundled_encoder_path())
         self.model_id = (name or "sentence-transformers/all-MiniLM-L6-v2") + ("+int8" if int8 else "")
@@ -40,6 +48,10 @@ class SentenceEncoder:
         self._model: Any = None
         self._tokenizer: Any = None
         self.device = "cpu"
+        # Recent texts' vectors: a sentence the summarizer encoded is not encoded again by the tagger.
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.encoded = 0  # texts run through the model, for benchmarks
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
@@ -63,11 +75,30 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return one unit-length float32 row per text, in the order given."""
-        import torch
-
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if self.cache_size:
+            return self._encode_cached(texts)
+        return self._encode(texts)
+
+    def _encode_cached(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if missing:
+            for text, row in zip(missing, self._encode(missing), strict=True):
+                self._cache[text] = row
+        rows = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            rows.append(self._cache[text])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return np.stack(rows)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
         tokenizer, model = self._load()
+        self.encoded += len(texts)
 
         def run(batch: list[str]) -> np.ndarray:
             encoded = tokenizer(
@@ -90,4 +121,5 @@ def build_encoder(settings: SummarizeSettings) -> SentenceEncoder:
         batch_size=max(settings.batch_size, 32),
         offline=settings.offline,
         int8=settings.encoder_int8,
+        cache_size=settings.embedding_cache,
     )

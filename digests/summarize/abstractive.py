@@ -11,9 +11,10 @@ from typing import Any
 from digests.inference.batching import by_length
 from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
 from digests.settings import SummarizeSettings
-from digests.summarize.base import SectionInput, SectionSummary, join_within, sentences_of
+from digests.summarize.base import SectionInput, SectionSummary, join_within
 from digests.summarize.extractive import ExtractiveSummarizer
 from digests.summarize.guard import unsupported_facts
+from digests.text import sentences_of
 
 log = logging.getLogger(__name__)
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from digests.text import cut, split_sentences
-
-_LIST_MARKER = re.compile(r"^(?:[-*•·]|\d{1,3}[.)])\s+")
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,16 +43,6 @@ class Summarizer(Protocol):
     def summarize(self, sections: Sequence[SectionInput]) -> list[SectionSummary]:
         """Return one summary per section, in order."""
         ...
-
-
-def sentences_of(text: str) -> list[str]:
-    """Split section text into sentences, paragraph by paragraph, without list markers."""
-    result: list[str] = []
-    for paragraph in text.split("\n\n"):
-        paragraph = _LIST_MARKER.sub("", paragraph.strip())
-        if paragraph:
-            result.extend(split_sentences(paragraph))
-    return result
 
 
 def join_within(sentences: Sequence[str], limit: int) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from digests.inference import SentenceEncoder
-from digests.summarize.base import SectionInput, SectionSummary, join_within, sentences_of
+from digests.summarize.base import SectionInput, SectionSummary, join_within
+from digests.text import sentences_of
 
 SCORER_FILE = Path(__file__).with_name("scorer.json")
 

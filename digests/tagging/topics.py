@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from digests.errors import ConfigError
 from digests.inference import SentenceEncoder
-from digests.text import cut
+from digests.text import cut, sentences_of
 from digests.tomlfile import read_entries
 
 
@@ -111,13 +111,23 @@ class TopicTagger:
             self._vectors = self.encoder.encode([f"{t.name}: {t.description}" for t in self.topics])
         return self._vectors
 
-    def _chunks(self, title: str, text: str) -> list[str]:
-        chunks = []
-        for start in range(0, min(len(text), self.chunk_chars * self.max_chunks), self.chunk_chars):
-            chunks.append(text[start : start + self.chunk_chars])
-        if chunks:
-            chunks[0] = f"{title}. {chunks[0]}" if title else chunks[0]
-        return chunks or [title]
+    def _passages(self, title: str, text: str) -> list[list[str]]:
+        """Split an article into passages of whole sentences, about ``chunk_chars`` each, title first.
+
+        The sentences are the ones the summarizer embeds, so the encoder's cache serves them again here.
+        """
+        passages: list[list[str]] = [[title]] if title else []
+        current: list[str] = []
+        size = 0
+        for sentence in sentences_of(text[: self.chunk_chars * self.max_chunks]):
+            current.append(sentence)
+            size += len(sentence)
+            if size >= self.chunk_chars:
+                passages.append(current)
+                current, size = [], 0
+        if current:
+            passages.append(current)
+        return passages or [[text[: self.chunk_chars] or "(empty)"]]
 
     def evidence(self, title: str, text: str) -> np.ndarray:
         """Return keyword evidence per topic in [0, 1): distinct keywords found, title hits counting double."""
@@ -142,13 +152,19 @@ class TopicTagger:
         """Return the (articles x topics) scores and each article's unit embedding."""
         if not articles:
             return np.zeros((0, len(self.topics)), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
-        chunks: list[str] = []
-        owners: list[int] = []
+        sentences: list[str] = []
+        members: list[int] = []  # the passage of each sentence
+        owners: list[int] = []  # the article of each passage
         for number, (title, text) in enumerate(articles):
-            for chunk in self._chunks(title, text):
-                chunks.append(chunk)
+            for passage in self._passages(title, text):
+                sentences.extend(passage)
+                members.extend([len(owners)] * len(passage))
                 owners.append(number)
-        vectors = self.encoder.encode(chunks)
+        sentence_vectors = self.encoder.encode(sentences)
+        # A passage's vector is the mean of its sentences': each sentence is encoded once, for every use.
+        vectors = np.zeros((len(owners), sentence_vectors.shape[1]), dtype=np.float32)
+        np.add.at(vectors, members, sentence_vectors)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         topic_vectors = self._topic_vectors() if self.topics else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         # An article about several things has a passage on each: blend its best passage with the whole.
         chunk_similarity = vectors @ topic_vectors.T
