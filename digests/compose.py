@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from digests.store.records import ArticleRecord
+from digests.store.records import ArticleRecord, SectionRecord
 
 OTHER = "Other news"
 
@@ -101,8 +102,15 @@ def _item(article: ArticleRecord) -> DigestItem:
         countries=list(article.countries),
         topics=list(article.topics),
         summary=article.summary,
-        sections=[SectionLine(s.heading, s.summary) for s in article.sections if s.summary],
+        sections=[],  # filled for the shown items only, by attach_sections
     )
+
+
+def attach_sections(digest: Digest, sections: Mapping[int, Sequence[SectionRecord]]) -> Digest:
+    """Give each shown item its summarized sections (loaded for the shown items only)."""
+    for item in digest.items:
+        item.sections = [SectionLine(s.heading, s.summary) for s in sections.get(item.article_id, ()) if s.summary]
+    return digest
 
 
 def _salience(article: ArticleRecord, until: datetime) -> float:

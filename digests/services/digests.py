@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from digests.compose import Digest, DigestFilters, compose_digest
+from digests.compose import Digest, DigestFilters, attach_sections, compose_digest
 from digests.delivery import Sender, check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
@@ -32,7 +32,9 @@ async def compose(filters: DigestFilters, timezone: str, *, session: Session) ->
         guild_id=filters.guild_id,
         session=session,
     )
-    return compose_digest(candidates, filters, title=TITLE, timezone=timezone)
+    digest = compose_digest(candidates, filters, title=TITLE, timezone=timezone)
+    shown = [item.article_id for item in digest.items]
+    return attach_sections(digest, await article_store.section_records(shown, session=session))
 
 
 async def digest_now(database: Database, filters: DigestFilters, *, timezone: str = "UTC") -> Digest:

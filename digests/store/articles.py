@@ -237,13 +237,17 @@ async def digest_candidates(
     limit: int = 2000,
     session: AsyncSession,
 ) -> list[ArticleRecord]:
-    """Return the articles ``guild_id`` may see that became ready in (since, until], newest first, with sections."""
+    """Return the articles ``guild_id`` may see that became ready in (since, until], newest first.
+
+    Without their sections: a digest shows a few of the candidates, and loads those sections alone
+    (``section_records``).
+    """
     query = (
         select(Article)
         .where(Article.ready_at > since, Article.ready_at <= until, visible_articles(guild_id))
         .order_by(Article.ready_at.desc(), Article.id.desc())
         .limit(limit)
-        .options(*_RELATED, selectinload(Article.sections))
+        .options(*_RELATED)
     )
     if topics:
         query = query.where(exists().where(ArticleTopic.article_id == Article.id, ArticleTopic.topic.in_(list(topics))))
@@ -251,7 +255,20 @@ async def digest_candidates(
         query = query.where(
             exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code.in_(list(countries)))
         )
-    return [to_record(a, sections=True) for a in await session.scalars(query)]
+    return [to_record(a) for a in await session.scalars(query)]
+
+
+async def section_records(article_ids: Sequence[int], *, session: AsyncSession) -> dict[int, list[SectionRecord]]:
+    """Return the sections of these articles, in order, by article id."""
+    statement = (
+        select(Section.article_id, Section.heading, Section.summary, Section.text)
+        .where(Section.article_id.in_(list(article_ids)))
+        .order_by(Section.article_id, Section.position)
+    )
+    sections: dict[int, list[SectionRecord]] = {}
+    for article_id, heading, summary, text_ in await session.execute(statement):
+        sections.setdefault(article_id, []).append(SectionRecord(heading, summary, text_))
+    return sections
 
 
 async def count_waiting(*, since: datetime, until: datetime, guild_id: int | None, session: AsyncSession) -> int:
