@@ -44,15 +44,6 @@ async def announce(roles: str, shard: str | None, *, session: AsyncSession) -> N
     await session.flush()
 
 
-async def heartbeat(*, session: AsyncSession) -> bool:
-    """Say this process is alive; return False when its row is gone (it must announce itself again)."""
-    worker = await session.get(Worker, this_process())
-    if worker is None:
-        return False
-    worker.heartbeat_at = utcnow()
-    return True
-
-
 async def live_workers(within: timedelta, *, session: AsyncSession) -> list[ProcessInfo]:
     """Return the processes that sent a heartbeat within ``within``, oldest first."""
     cutoff = utcnow() - within
