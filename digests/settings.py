@@ -119,6 +119,19 @@ class TaggingSettings(BaseModel):
     max_countries: int = Field(default=8, ge=1)
 
 
+class StorySettings(BaseModel):
+    """How articles about one event are grouped into stories."""
+
+    # A story takes new members until it has had none for this long (it "goes quiet").
+    quiet_hours: float = Field(default=72.0, gt=0)
+    # Two articles are one event when their title-and-lead embeddings are at least this close...
+    min_cosine: float = Field(default=0.7, ge=0, le=1)
+    # ...and their titles share this share of their distinctive (rarity-weighted) words.
+    min_title_overlap: float = Field(default=0.3, ge=0, le=1)
+    # An article must pair with at least half of this many of the story's latest members.
+    linkage_members: int = Field(default=5, ge=1)
+
+
 class SubscriptionSpec(BaseModel):
     """A subscription declared in the settings (the default digest)."""
 
@@ -149,6 +162,8 @@ class DigestSettings(BaseModel):
     claim_seconds: float = Field(default=120.0, gt=0)
     # Allow webhook URLs on any host (tests, self-hosted proxies); by default only Discord's.
     allow_any_webhook_host: bool = False
+    # No source supplies more than this share of a digest's items (at least one item each).
+    max_source_share: float = Field(default=0.3, gt=0, le=1)
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
 
@@ -184,6 +199,7 @@ class Settings(BaseSettings):
     sections: SectionSettings = Field(default_factory=SectionSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     tagging: TaggingSettings = Field(default_factory=TaggingSettings)
+    stories: StorySettings = Field(default_factory=StorySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
 

@@ -13,7 +13,7 @@ FLOORS: list[set[str]] = [
     {"errors", "text", "kinds"},
     {"settings", "tomlfile"},
     {"collect", "store", "inference"},
-    {"summarize", "tagging"},
+    {"summarize", "tagging", "stories"},
     {"compose", "schedule"},
     {"render"},
     {"delivery"},

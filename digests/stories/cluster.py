@@ -1,0 +1,157 @@
+"""Online story clustering: each new article joins the open story it matches, or starts its own.
+
+A pair of articles is the same event when their title-and-lead embeddings are close *and* their titles share
+distinctive words (weighted by how rare each word is among the titles in the window, so "4th qtr net" shared
+by two company reports counts for little and "Purolator" for much). An article joins a story when it pairs
+with at least half of the story's most recent members: one look-alike member is not enough, which keeps a
+story from drifting from one event to the next by chaining. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from digests.settings import StorySettings
+from digests.text import fold_spaces
+
+_WORD = re.compile(r"[^\W_][\w'\-]*")
+_STOP = frozenset(
+    """the a an of in on to for and or by with at from as is are be it its says said say over after new not
+    but into about than this that will would could may has have had was were his her their our your who what
+    why how when where which while more most less also just all any some out up off per vs""".split()
+)  # fmt: skip
+# Titles seen in a window are too few to estimate rarity below this many; more are assumed unseen.
+_MIN_TITLES = 200
+_LEAD_CHARS = 300
+
+
+def title_words(title: str) -> frozenset[str]:
+    """Return the content words of a title, case-folded."""
+    words = (w.casefold().strip("'-") for w in _WORD.findall(title))
+    return frozenset(w for w in words if len(w) > 2 and w not in _STOP)
+
+
+def event_text(title: str, text: str) -> str:
+    """Return what an article's event is read from: its title and the start of its text."""
+    lead = fold_spaces(text)[:_LEAD_CHARS]
+    return f"{title}. {lead}" if lead else title
+
+
+@dataclass(slots=True)
+class Member:
+    """A story member as clustering sees it."""
+
+    title: str
+    vector: np.ndarray
+    words: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.words = title_words(self.title)
+
+
+@dataclass(slots=True)
+class WindowStory:
+    """An open story: its id and its most recent members, oldest first."""
+
+    story_id: int
+    members: list[Member]
+
+
+@dataclass(slots=True)
+class Incoming:
+    """An article to place: its id, title, event vector (unit length) and when it happened."""
+
+    article_id: int
+    title: str
+    vector: np.ndarray | None
+    at: datetime
+
+
+@dataclass(slots=True, frozen=True)
+class Placement:
+    """Where an article went: an existing story (``story_id``) or a new one (``new_group``, shared by the batch)."""
+
+    article_id: int
+    story_id: int | None
+    new_group: int | None
+    similarity: float
+
+
+class StoryMatcher:
+    """Decide which story each incoming article belongs to."""
+
+    def __init__(self, settings: StorySettings) -> None:
+        self.min_cosine = settings.min_cosine
+        self.min_overlap = settings.min_title_overlap
+        self.linkage = settings.linkage_members
+
+    def _rarity(self, titles: Sequence[frozenset[str]]) -> tuple[dict[str, float], float, float]:
+        df = Counter(word for words in titles for word in words)
+        total = max(len(titles), _MIN_TITLES)
+        idf = {word: math.log(total / count) for word, count in df.items()}
+        unseen = math.log(total)
+        rare = math.log(total / max(2.0, 0.004 * total))
+        return idf, unseen, rare
+
+    def place(self, incoming: Sequence[Incoming], window: Sequence[WindowStory]) -> list[Placement]:
+        """Place ``incoming`` (in time order) among the open stories and each other."""
+        clusters: list[tuple[int | None, int | None, list[Member]]] = [
+            (story.story_id, None, list(story.members[-self.linkage :])) for story in window
+        ]
+        ordered = sorted(incoming, key=lambda a: (a.at, a.article_id))
+        titles = [m.words for _, _, members in clusters for m in members]
+        titles += [title_words(a.title) for a in ordered]
+        idf, unseen, rare = self._rarity(titles)
+        placements = []
+        next_group = 0
+        for article in ordered:
+            member = Member(article.title, article.vector if article.vector is not None else np.zeros(0))
+            best, best_score = -1, -1.0
+            if article.vector is not None and member.words:
+                for index, (_, _, members) in enumerate(clusters):
+                    score = self._joins(member, members, idf, unseen, rare)
+                    if score > best_score:
+                        best, best_score = index, score
+            if best >= 0 and best_score >= 0:
+                story_id, group, members = clusters[best]
+                members.append(member)
+                del members[: -self.linkage]
+                placements.append(Placement(article.article_id, story_id, group, round(best_score, 4)))
+            else:
+                clusters.append((None, next_group, [member]))
+                placements.append(Placement(article.article_id, None, next_group, 1.0))
+                next_group += 1
+        return placements
+
+    def _joins(self, member: Member, members: list[Member], idf: dict[str, float], unseen: float, rare: float) -> float:
+        """Return the mean cosine to ``members`` when ``member`` pairs with at least half of them, else -1."""
+        usable = [m for m in members if m.vector.size == member.vector.size and m.vector.size]
+        if not usable:
+            return -1.0
+        cosines = np.stack([m.vector for m in usable]) @ member.vector
+        pairs = 0
+        for other, cosine in zip(usable, cosines, strict=True):
+            if cosine >= self.min_cosine and self._overlap(member.words, other.words, idf, unseen, rare):
+                pairs += 1
+        if not pairs or pairs * 2 < len(usable):
+            return -1.0
+        return float(cosines.mean())
+
+    def _overlap(
+        self, left: frozenset[str], right: frozenset[str], idf: dict[str, float], unseen: float, rare: float
+    ) -> bool:
+        shared = left & right
+        if not shared:
+            return False
+        weight = {word: idf.get(word, unseen) for word in left | right}
+        if max(weight[w] for w in shared) < rare:
+            return False
+        mass = min(sum(weight[w] for w in left), sum(weight[w] for w in right))
+        return sum(weight[w] for w in shared) >= self.min_overlap * mass
