@@ -40,6 +40,7 @@ def collect(console: Console) -> dict[str, Any]:
         steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
     if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
         steps.append(("countries", "bench.countries", ()))
+        steps.append(("stories", "bench.stories", ()))
     figures: dict[str, Any] = {}
     for name, module, args in steps:
         started = time.perf_counter()
@@ -159,6 +160,17 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"pycountry name list {b['precision']} / {b['recall']} / {b['f1']}",
             )
         )
+    st = f.get("stories", {})
+    for name, label in (("reuters", "tuned on"), ("bbc_business", "not tuned on")):
+        if name in st:
+            r, e, c = st[name]["stories"], st[name]["exact_title"], st[name]["single_cosine"]
+            out.append(
+                (
+                    f"story pairs P/R, {name} ({label})",
+                    f"{r['precision']} / {r['recall']}",
+                    f"exact title {e['precision']} / {e['recall']}, one cosine {c['precision']} / {c['recall']}",
+                )
+            )
     t = f.get("topics", {})
     if "micro" in t:
         m = t["micro"]
