@@ -12,6 +12,7 @@ import numpy as np
 
 from digests.collect.sectionize import Sectionizer
 from digests.inference import ModelWorker, SentenceEncoder, build_encoder
+from digests.services.stories import StoryReport, place_batch
 from digests.settings import Settings
 from digests.store import Database
 from digests.store import articles as store
@@ -107,14 +108,17 @@ class EnrichReport:
     cache_hits: int = 0
     fallbacks: int = 0
     articles_tagged: int = 0
+    articles_placed: int = 0
+    new_stories: int = 0
     seconds: float = 0.0
     summarize_seconds: float = 0.0
     tag_seconds: float = 0.0
+    story_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
         data = asdict(self)
-        for key in ("seconds", "summarize_seconds", "tag_seconds"):
+        for key in ("seconds", "summarize_seconds", "tag_seconds", "story_seconds"):
             data[key] = round(data[key], 3)
         return data
 
@@ -192,15 +196,23 @@ async def summarize_pending(
     report.summarize_seconds = time.perf_counter() - started
     while await _tag_batch(database, enricher, batch_size, report):
         advance()
+    report.tag_seconds = time.perf_counter() - started - report.summarize_seconds
+    stories = StoryReport()
+    while await place_batch(database, enricher.embed, enricher.settings.stories, batch_size=batch_size, report=stories):
+        pass
+    report.articles_placed, report.new_stories = stories.placed, stories.new_stories
     report.seconds = time.perf_counter() - started
-    report.tag_seconds = report.seconds - report.summarize_seconds
-    if report.sections_summarized or report.articles_tagged:
+    report.story_seconds = report.seconds - report.summarize_seconds - report.tag_seconds
+    if report.sections_summarized or report.articles_tagged or report.articles_placed:
         log.info(
-            "Summarized %d section(s) (%d from cache, %d guarded fallbacks) and tagged %d article(s) in %.1f s",
+            "Summarized %d section(s) (%d from cache, %d guarded fallbacks), tagged %d article(s) and placed"
+            " %d in stories (%d new) in %.1f s",
             report.sections_summarized,
             report.cache_hits,
             report.fallbacks,
             report.articles_tagged,
+            report.articles_placed,
+            report.new_stories,
             report.seconds,
         )
     return report

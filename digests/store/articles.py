@@ -422,6 +422,7 @@ def save_tags(
     article.needs_tagging = False
     article.tags_version = version
     article.ready_at = article.ready_at or now
+    article.needs_story = True
     if article.vector is None:
         article.vector = ArticleVector(model_id=model_id, vector=vector)
     else:

@@ -91,6 +91,8 @@ class Article(Base):
     # A feed's teaser whose linked page is still to be fetched: when to try next, and failed tries so far.
     full_text_due: Mapped[datetime | None] = mapped_column(index=True)
     full_text_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the article is (again) ready; cleared once it has joined a story.
+    needs_story: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     countries: Mapped[list[ArticleCountry]] = relationship(
@@ -229,6 +231,52 @@ class ArticleVector(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Story(Base):
+    """Articles about one event, from any outlet, followed while it develops."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_guild_last_updated", "guild_id", "last_updated"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stories form within one visibility scope: global articles with global ones, a server's with its own.
+    guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE)
+    title: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime]
+    last_updated: Mapped[datetime]
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[StoryMember]] = relationship(
+        back_populates="story", cascade="all, delete-orphan", passive_deletes=True, order_by="StoryMember.joined_at"
+    )
+
+
+class StoryMember(Base):
+    """An article in a story (an article is in one story at most), with the vector it was matched on."""
+
+    __tablename__ = "story_members"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    # When the article happened (published, else collected), as clustering placed it.
+    joined_at: Mapped[datetime]
+    similarity: Mapped[float]
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    story: Mapped[Story] = relationship(back_populates="members")
+
+
+class StoryDelivery(Base):
+    """What a subscription has been sent of a story: how many members, and the thread that follows it."""
+
+    __tablename__ = "story_deliveries"
+
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
+    members_sent: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Worker(Base):

@@ -162,3 +162,49 @@ class TeaserRecord:
     guild_id: int
     attempts: int
     sections: tuple[SectionIn, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class StoryWork:
+    """A ready article waiting to join a story."""
+
+    id: int
+    guild_id: int
+    title: str
+    text: str
+    at: datetime
+
+
+@dataclass(slots=True, frozen=True)
+class OpenStoryRecord:
+    """A story that still takes members: its scope and its latest members' (title, float16 vector)."""
+
+    id: int
+    guild_id: int
+    members: tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(slots=True, frozen=True)
+class CoverageRecord:
+    """One article of a story, as its coverage lists it."""
+
+    article_id: int
+    title: str
+    url: str | None
+    source: str
+    published_at: datetime | None
+    joined_at: datetime
+    summary: str
+    countries: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, frozen=True)
+class StoryRecord:
+    """A story with the coverage a reader may see, oldest first."""
+
+    id: int
+    title: str
+    first_seen: datetime
+    last_updated: datetime
+    coverage: tuple[CoverageRecord, ...]

@@ -1,0 +1,160 @@
+"""Story services: place newly ready articles in stories, rebuild a window, and read stories back."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from digests.inference import SentenceEncoder
+from digests.settings import StorySettings
+from digests.store import Database
+from digests.store import stories as store
+from digests.store.records import StoryRecord, StoryWork
+from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StoryReport:
+    """What one pass of story placement did."""
+
+    placed: int = 0
+    new_stories: int = 0
+
+
+def _vector(raw: bytes | None) -> np.ndarray:
+    return np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else np.zeros(0, dtype=np.float32)
+
+
+async def place_batch(
+    database: Database,
+    embed: Callable[[list[str]], Awaitable[np.ndarray]],
+    settings: StorySettings,
+    *,
+    batch_size: int,
+    report: StoryReport,
+) -> int:
+    """Place up to ``batch_size`` waiting articles in stories; return how many were placed."""
+    matcher = StoryMatcher(settings)
+    async with database.sessions.begin() as session:
+        work = await store.claim_articles(batch_size, session=session)
+        if not work:
+            return 0
+        texts = [event_text(a.title, a.text) for a in work]
+        usable = [i for i, text in enumerate(texts) if text.strip()]
+        vectors: list[np.ndarray | None] = [None] * len(work)
+        if usable:
+            encoded = await embed([texts[i] for i in usable])
+            for i, vector in zip(usable, encoded, strict=True):
+                vectors[i] = vector
+        by_scope: dict[int, list[tuple[StoryWork, np.ndarray | None]]] = defaultdict(list)
+        for article, vector in zip(work, vectors, strict=True):
+            by_scope[article.guild_id].append((article, vector))
+        quiet = timedelta(hours=settings.quiet_hours)
+        for guild_id, articles in by_scope.items():
+            since = min(a.at for a, _ in articles) - quiet
+            window = [
+                WindowStory(s.id, [Member(title, _vector(raw)) for title, raw in s.members])
+                for s in await store.open_stories(
+                    [guild_id], since=since, latest=settings.linkage_members, session=session
+                )
+            ]
+            placements = matcher.place([Incoming(a.id, a.title, v, a.at) for a, v in articles], window)
+            found = {a.id: (a, v) for a, v in articles}
+            created: dict[int, int] = {}
+            for placement in placements:
+                article, vector = found[placement.article_id]
+                target = placement.story_id
+                if target is None and placement.new_group is not None:
+                    target = created.get(placement.new_group)
+                raw = vector.astype(np.float16).tobytes() if vector is not None else None
+                story_id = await store.join(
+                    article, target, similarity=placement.similarity, vector=raw, session=session
+                )
+                if target is None and placement.new_group is not None:
+                    created[placement.new_group] = story_id
+                    report.new_stories += 1
+        report.placed += len(work)
+        return len(work)
+
+
+async def place_pending(
+    database: Database, encoder: SentenceEncoder, settings: StorySettings, *, batch_size: int = 256
+) -> StoryReport:
+    """Place every waiting article in a story (blocking encoder calls; for tools and tests)."""
+
+    async def embed(texts: list[str]) -> np.ndarray:
+        return encoder.encode(texts)
+
+    report = StoryReport()
+    while await place_batch(database, embed, settings, batch_size=batch_size, report=report):
+        pass
+    return report
+
+
+async def forget_since(database: Database, since: datetime) -> int:
+    """Take the articles ready since ``since`` out of their stories so the next enrichment places them again."""
+    async with database.sessions.begin() as session:
+        count = await store.forget_since(since, session=session)
+    log.info("%d article(s) since %s will be placed in stories again", count, since.isoformat())
+    return count
+
+
+def _pooled(groups: list[tuple[str, ...]], limit: int) -> list[str]:
+    counts: dict[str, int] = {}
+    for group in groups:
+        for value in dict.fromkeys(group):
+            counts[value] = counts.get(value, 0) + 1
+    return sorted(counts, key=lambda v: -counts[v])[:limit]
+
+
+def as_json(story: StoryRecord) -> dict[str, Any]:
+    """Return a story as JSON-ready data: its headline, summary, times, pooled tags and every article."""
+    lead = next((c for c in story.coverage if c.summary), story.coverage[0])
+    return {
+        "id": story.id,
+        "title": story.title,
+        "summary": lead.summary,
+        "first_seen": story.first_seen.isoformat(),
+        "last_updated": story.last_updated.isoformat(),
+        "countries": _pooled([c.countries for c in story.coverage], 8),
+        "topics": _pooled([c.topics for c in story.coverage], 3),
+        "articles": [
+            {
+                "url": c.url,
+                "source": c.source,
+                "title": c.title,
+                "published_at": c.published_at.isoformat() if c.published_at else None,
+            }
+            for c in story.coverage
+        ],
+    }
+
+
+async def recent(database: Database, *, since: datetime, guild_id: int | None, limit: int = 50) -> list[StoryRecord]:
+    """Return the stories updated since ``since`` that ``guild_id`` may see, latest first."""
+    async with database.sessions() as session:
+        ids = await store.recent_story_ids(since=since, guild_id=guild_id, limit=limit, session=session)
+        found = await store.stories_by_id(ids, guild_id=guild_id, session=session)
+    return [found[i] for i in ids if i in found]
+
+
+async def story(database: Database, story_id: int, *, guild_id: int | None) -> StoryRecord | None:
+    """Return one story with its coverage, or None when it does not exist or is not visible."""
+    async with database.sessions() as session:
+        return (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
+
+
+async def find(database: Database, text: str, *, guild_id: int | None, limit: int = 25) -> list[StoryRecord]:
+    """Return stories whose title contains ``text``, latest first."""
+    async with database.sessions() as session:
+        ids = await store.find_story_ids(text, guild_id=guild_id, limit=limit, session=session)
+        found = await store.stories_by_id(ids, guild_id=guild_id, session=session)
+    return [found[i] for i in ids if i in found]

@@ -1,0 +1,228 @@
+"""Stories and their members: repository functions that never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from digests.store.models import Article, Story, StoryDelivery, StoryMember
+from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
+from digests.store.types import utcnow
+from digests.store.visibility import scopes, visible_articles
+
+
+def _locked(statement: Any, session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True, of=Article)
+    return statement
+
+
+async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork]:
+    """Return up to ``limit`` ready articles that have not joined a story, oldest first (rows locked)."""
+    statement = (
+        select(Article.id, Article.guild_id, Article.title, Article.text, Article.published_at, Article.collected_at)
+        .where(Article.needs_story.is_(True), Article.ready_at.is_not(None))
+        .order_by(Article.ready_at, Article.id)
+        .limit(limit)
+    )
+    now = utcnow()
+    work = []
+    for article_id, guild_id, title, text, published_at, collected_at in await session.execute(
+        _locked(statement, session)
+    ):
+        # A publication time in the future (a wrong clock) counts as the time it was collected.
+        at = published_at if published_at is not None and published_at <= now else collected_at
+        work.append(StoryWork(article_id, guild_id, title, text[:2000], at))
+    return work
+
+
+async def open_stories(
+    guild_ids: Iterable[int], *, since: datetime, latest: int, session: AsyncSession
+) -> list[OpenStoryRecord]:
+    """Return the stories of these scopes updated since ``since``, each with its ``latest`` members."""
+    stories = list(
+        await session.execute(
+            select(Story.id, Story.guild_id).where(Story.guild_id.in_(set(guild_ids)), Story.last_updated >= since)
+        )
+    )
+    if not stories:
+        return []
+    members: dict[int, list[tuple[str, bytes | None]]] = {}
+    ids = [story_id for story_id, _ in stories]
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(StoryMember.story_id, Article.title, StoryMember.vector)
+            .join(Article, Article.id == StoryMember.article_id)
+            .where(StoryMember.story_id.in_(ids[start : start + 500]))
+            .order_by(StoryMember.story_id, StoryMember.joined_at, StoryMember.article_id)
+        )
+        for story_id, title, vector in rows:
+            members.setdefault(story_id, []).append((title, vector))
+    return [
+        OpenStoryRecord(story_id, guild_id, tuple(members.get(story_id, [])[-latest:]))
+        for story_id, guild_id in stories
+        if members.get(story_id)
+    ]
+
+
+async def join(
+    article: StoryWork, story_id: int | None, *, similarity: float, vector: bytes | None, session: AsyncSession
+) -> int:
+    """Put ``article`` in story ``story_id``, or in a new story when it is None; return the story's id."""
+    if (member := await session.get(StoryMember, article.id)) is not None:  # changed text, tagged again
+        await session.execute(update(Article).where(Article.id == article.id).values(needs_story=False))
+        return member.story_id
+    story = await session.get(Story, story_id) if story_id is not None else None
+    if story is None:
+        story = Story(
+            guild_id=article.guild_id,
+            title=article.title,
+            first_seen=article.at,
+            last_updated=article.at,
+            member_count=0,
+        )
+        session.add(story)
+        await session.flush()
+    session.add(
+        StoryMember(
+            article_id=article.id, story_id=story.id, joined_at=article.at, similarity=similarity, vector=vector
+        )
+    )
+    story.member_count += 1
+    story.first_seen = min(story.first_seen, article.at)
+    story.last_updated = max(story.last_updated, article.at)
+    await session.execute(update(Article).where(Article.id == article.id).values(needs_story=False))
+    return story.id
+
+
+async def forget_since(since: datetime, *, session: AsyncSession) -> int:
+    """Take the articles ready since ``since`` out of their stories, to be placed again; return how many."""
+    ids = select(Article.id).where(Article.ready_at >= since)
+    await session.execute(delete(StoryMember).where(StoryMember.article_id.in_(ids)))
+    result = await session.execute(
+        update(Article)
+        .where(Article.ready_at >= since)
+        .values(needs_story=True)
+        .execution_options(synchronize_session=False)
+    )
+    await drop_empty(session=session)
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def drop_empty(*, session: AsyncSession) -> None:
+    """Delete stories left without members and recount the others."""
+    counts = select(func.count()).where(StoryMember.story_id == Story.id).scalar_subquery()
+    await session.execute(update(Story).values(member_count=counts).execution_options(synchronize_session=False))
+    await session.execute(delete(Story).where(Story.member_count == 0))
+
+
+async def story_of(article_ids: Sequence[int], *, session: AsyncSession) -> dict[int, int]:
+    """Return the story of each of these articles that has one."""
+    found: dict[int, int] = {}
+    for start in range(0, len(article_ids), 500):
+        rows = await session.execute(
+            select(StoryMember.article_id, StoryMember.story_id).where(
+                StoryMember.article_id.in_(list(article_ids[start : start + 500]))
+            )
+        )
+        found.update((a, s) for a, s in rows)
+    return found
+
+
+def _coverage(article: Article, joined_at: datetime) -> CoverageRecord:
+    return CoverageRecord(
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        source=article.source.name if article.source is not None else article.source_name,
+        published_at=article.published_at,
+        joined_at=joined_at,
+        summary=article.summary or "",
+        countries=tuple(c.code for c in article.countries),
+        topics=tuple(t.topic for t in article.topics),
+    )
+
+
+async def stories_by_id(
+    story_ids: Sequence[int], *, guild_id: int | None, session: AsyncSession
+) -> dict[int, StoryRecord]:
+    """Return these stories with the coverage ``guild_id`` may see (stories it may not see are left out)."""
+    if not story_ids:
+        return {}
+    statement = (
+        select(Story)
+        .where(Story.id.in_(list(story_ids)), Story.guild_id.in_(scopes(guild_id)))
+        .options(selectinload(Story.members))
+    )
+    stories = list(await session.scalars(statement))
+    joined = {m.article_id: (m.story_id, m.joined_at) for s in stories for m in s.members}
+    articles = await session.scalars(
+        select(Article)
+        .where(Article.id.in_(list(joined)), visible_articles(guild_id), Article.ready_at.is_not(None))
+        .options(selectinload(Article.source), selectinload(Article.countries), selectinload(Article.topics))
+    )
+    coverage: dict[int, list[CoverageRecord]] = {}
+    for article in articles:
+        story_id, joined_at = joined[article.id]
+        coverage.setdefault(story_id, []).append(_coverage(article, joined_at))
+    out = {}
+    for story in stories:
+        members = sorted(coverage.get(story.id, []), key=lambda c: (c.joined_at, c.article_id))
+        if members:  # a story whose members are all gone is not shown
+            out[story.id] = StoryRecord(story.id, story.title, story.first_seen, story.last_updated, tuple(members))
+    return out
+
+
+async def recent_story_ids(*, since: datetime, guild_id: int | None, limit: int, session: AsyncSession) -> list[int]:
+    """Return the ids of the stories ``guild_id`` may see updated since ``since``, latest first."""
+    statement = (
+        select(Story.id)
+        .where(Story.last_updated >= since, Story.guild_id.in_(scopes(guild_id)))
+        .order_by(Story.last_updated.desc(), Story.id.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
+async def find_story_ids(text: str, *, guild_id: int | None, limit: int, session: AsyncSession) -> list[int]:
+    """Return ids of stories whose title contains ``text`` (case-insensitive), latest first."""
+    pattern = f"%{text.strip()[:100]}%"
+    statement = (
+        select(Story.id)
+        .where(Story.title.ilike(pattern), Story.guild_id.in_(scopes(guild_id)))
+        .order_by(Story.last_updated.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
+async def members_sent(subscription_id: int, story_ids: Sequence[int], *, session: AsyncSession) -> dict[int, int]:
+    """Return how many members of each of these stories the subscription was already sent."""
+    rows = await session.execute(
+        select(StoryDelivery.story_id, StoryDelivery.members_sent).where(
+            StoryDelivery.subscription_id == subscription_id, StoryDelivery.story_id.in_(list(story_ids))
+        )
+    )
+    return {int(story_id): int(count) for story_id, count in rows.all()}
+
+
+async def record_sent(subscription_id: int, sent: Mapping[int, int], *, session: AsyncSession) -> None:
+    """Remember how many members of each story a subscription's digest carried."""
+    existing = await members_sent(subscription_id, list(sent), session=session)
+    now = utcnow()
+    for story_id, count in sent.items():
+        if story_id in existing:
+            await session.execute(
+                update(StoryDelivery)
+                .where(StoryDelivery.subscription_id == subscription_id, StoryDelivery.story_id == story_id)
+                .values(members_sent=max(count, existing[story_id]), sent_at=now)
+            )
+        else:
+            session.add(
+                StoryDelivery(subscription_id=subscription_id, story_id=story_id, members_sent=count, sent_at=now)
+            )
