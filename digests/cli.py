@@ -36,6 +36,11 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="Inspect the sources Sitrep collects from.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+stories_app = typer.Typer(
+    help="Stories: one event's articles from every outlet. Without a command, list recent stories.",
+    invoke_without_command=True,
+)
+app.add_typer(stories_app, name="stories")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -212,6 +217,75 @@ def sources_enable(
 
     source = run_with_resources(_settings(ctx), lambda r: enable_source(name, database=r.database))
     console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
+
+
+class StoryFormat(StrEnum):
+    """Output formats of ``sitrep stories``."""
+
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@stories_app.callback()
+def stories(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help="Stories updated since: 24h, 90m, 7d, 2w or an ISO date.")
+    ] = "24h",
+    output: Annotated[StoryFormat, typer.Option("--format", help="How to print the stories.")] = StoryFormat.text,
+    limit: Annotated[int, typer.Option("--max", min=1, max=500, help="At most this many stories.")] = 50,
+) -> None:
+    """List the stories updated in a window, latest first, each with every outlet's article."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from digests.render.text import stories_text
+    from digests.schedule import parse_since
+    from digests.services import stories as service
+
+    settings = _settings(ctx)
+    try:
+        start = parse_since(since, datetime.now(UTC))
+    except SitrepError as error:
+        raise usage_error(str(error)) from error
+    found = run_with_resources(settings, lambda r: service.recent(r.database, since=start, guild_id=None, limit=limit))
+    rows = [service.as_json(story) for story in found]
+    if output is StoryFormat.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not rows:
+        sys.stdout.write(f"No story updated since {start.isoformat()}.\n")
+        return
+    sys.stdout.write(stories_text(rows, markdown=output is StoryFormat.markdown))
+
+
+@stories_app.command("rebuild")
+def stories_rebuild(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help="Place the articles ready since then again: 7d, 24h, a date.")
+    ] = "7d",
+) -> None:
+    """Group a window's articles into stories again (after the model or the story settings change)."""
+    from datetime import UTC, datetime
+
+    from digests.schedule import parse_since
+    from digests.services import stories as service
+
+    settings = _settings(ctx)
+    try:
+        start = parse_since(since, datetime.now(UTC))
+    except SitrepError as error:
+        raise usage_error(str(error)) from error
+
+    async def work(resources: Any) -> Any:
+        await service.forget_since(resources.database, start)
+        return await service.place_pending(resources.database, resources.models.encoder, settings.stories)
+
+    report = run_with_resources(settings, work)
+    console.print(f"Placed {report.placed} article(s) in stories ({report.new_stories} new) since {start.isoformat()}.")
 
 
 def usage_error(message: str) -> typer.Exit:
@@ -436,6 +510,7 @@ def digest(
             topics=tuple(resolve_topic(t, taxonomy) for t in topic or []),
             countries=tuple(resolve_country(c) for c in country or []),
             max_items=max_items,
+            max_source_share=settings.digest.max_source_share,
         )
     except SitrepError as error:
         errors.print(f"[red]Error:[/] {error}")

@@ -9,7 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from digests.store.records import ArticleRecord, SectionRecord
+from rapidfuzz import fuzz
+
+from digests.store.records import ArticleRecord, CoverageRecord, SectionRecord, StoryRecord
+from digests.text import split_sentences
 
 OTHER = "Other news"
 
@@ -24,6 +27,8 @@ class DigestFilters:
     countries: tuple[str, ...] = ()
     max_items: int = 10
     guild_id: int | None = None
+    # No source supplies more than this share of the shown items (at least one item each).
+    max_source_share: float = 1.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,9 +39,19 @@ class SectionLine:
     summary: str
 
 
+@dataclass(slots=True, frozen=True)
+class Coverage:
+    """One outlet's article on an item's story."""
+
+    source: str
+    title: str
+    url: str | None
+    published_at: datetime | None
+
+
 @dataclass(slots=True)
 class DigestItem:
-    """One article in a digest."""
+    """One story in a digest, told through its best article, with who else reported it."""
 
     article_id: int
     title: str
@@ -50,6 +65,22 @@ class DigestItem:
     sections: list[SectionLine]
     score: float = 0.0
     also_reported_by: list[str] = field(default_factory=list)
+    story_id: int | None = None
+    # Every outlet's article on the story, oldest first (the item's own article alone when it has no story yet).
+    articles: list[Coverage] = field(default_factory=list)
+    first_seen: datetime | None = None
+    last_updated: datetime | None = None
+    # Sentences later articles add that the earlier ones did not say.
+    new_lines: list[str] = field(default_factory=list)
+    # The story was in an earlier digest of the same subscription: this item is an update.
+    update: bool = False
+    # The candidates of the window this item stands for.
+    article_ids: list[int] = field(default_factory=list)
+
+    @property
+    def outlets(self) -> list[str]:
+        """Return the outlets that reported the story, this item's first."""
+        return list(dict.fromkeys([self.source, *(c.source for c in self.articles)]))
 
 
 @dataclass(slots=True)
@@ -103,6 +134,7 @@ def _item(article: ArticleRecord) -> DigestItem:
         topics=list(article.topics),
         summary=article.summary,
         sections=[],  # filled for the shown items only, by attach_sections
+        articles=[Coverage(article.source, article.title, article.url, article.published_at)],
     )
 
 
@@ -131,24 +163,109 @@ def _story_keys(article: ArticleRecord) -> list[str]:
     return keys
 
 
-def merge_syndicated(articles: list[ArticleRecord], until: datetime) -> list[DigestItem]:
-    """Fold copies of one story from several sources into one item that names the others."""
+def merge_stories(
+    articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None = None
+) -> list[DigestItem]:
+    """Fold the window's articles into one item per story, told through its most salient article.
+
+    Articles not placed in a story yet fold by identical title or URL, as copies of one syndicated article.
+    """
+    story_of = story_of or {}
     ranked = sorted(articles, key=lambda a: (-_salience(a, until), a.id))
     items: list[DigestItem] = []
     seen: dict[str, DigestItem] = {}
     for article in ranked:
-        keys = _story_keys(article)
+        story = story_of.get(article.id)
+        keys = [f"story:{story}"] if story is not None else _story_keys(article)
         existing = next((seen[k] for k in keys if k in seen), None)
-        source = article.source
         if existing is not None:
-            if source != existing.source and source not in existing.also_reported_by:
-                existing.also_reported_by.append(source)
+            existing.article_ids.append(article.id)
+            if article.source != existing.source and article.source not in existing.also_reported_by:
+                existing.also_reported_by.append(article.source)
             continue
         item = _item(article)
+        item.story_id = story
+        item.article_ids = [article.id]
         item.score = round(_salience(article, until), 4)
         items.append(item)
         seen.update(dict.fromkeys(keys, item))
     return items
+
+
+def _capped(items: list[DigestItem], limit: int, share: float) -> list[DigestItem]:
+    """Take the best ``limit`` items, no source supplying more than ``share`` of them (at least one each).
+
+    The cap makes room for other sources; it never leaves a slot empty when only capped sources have more.
+    """
+    per_source = max(1, math.floor(share * limit))
+    taken: Counter[str] = Counter()
+    shown: list[DigestItem] = []
+    held: list[DigestItem] = []
+    for item in sorted(items, key=lambda i: -i.score):
+        if len(shown) == limit:
+            break
+        if taken[item.source] < per_source:
+            shown.append(item)
+            taken[item.source] += 1
+        else:
+            held.append(item)
+    shown += held[: limit - len(shown)]
+    return sorted(shown, key=lambda i: -i.score)
+
+
+_SAME_SENTENCE = 70  # rapidfuzz token-set ratio at which two sentences say the same thing
+
+
+def new_lines(earlier: Sequence[str], later: Sequence[str], limit: int = 2) -> list[str]:
+    """Return up to ``limit`` sentences of the ``later`` summaries that none of the ``earlier`` ones says."""
+    known = [sentence for text in earlier for sentence in split_sentences(text)]
+    found: list[str] = []
+    for text in later:
+        for sentence in split_sentences(text):
+            if len(sentence) < 25:
+                continue
+            if any(fuzz.token_set_ratio(sentence, other) >= _SAME_SENTENCE for other in known):
+                continue
+            found.append(sentence)
+            known.append(sentence)
+            if len(found) == limit:
+                return found
+    return found
+
+
+def _pooled(values: Sequence[Sequence[str]]) -> list[str]:
+    counts = Counter(v for group in values for v in dict.fromkeys(group))
+    first = {v: i for i, v in reversed(list(enumerate(v for group in values for v in group)))}
+    return sorted(counts, key=lambda v: (-counts[v], first[v]))
+
+
+def attach_stories(digest: Digest, stories: Mapping[int, StoryRecord], sent: Mapping[int, int] | None = None) -> Digest:
+    """Give each shown item its story's coverage, times, pooled tags and what later articles add.
+
+    ``sent`` says how many of a story's articles the subscription was already sent: such an item is an update,
+    and its new lines come from the articles after those.
+    """
+    sent = sent or {}
+    for item in digest.items:
+        story = stories.get(item.story_id) if item.story_id is not None else None
+        if story is None:
+            continue
+        coverage: list[CoverageRecord] = list(story.coverage)
+        item.articles = [Coverage(c.source, c.title, c.url, c.published_at) for c in coverage]
+        item.first_seen, item.last_updated = story.first_seen, story.last_updated
+        item.also_reported_by = [o for o in item.outlets if o != item.source]
+        item.countries = _pooled([item.countries, *(c.countries for c in coverage)])[:8]
+        item.topics = _pooled([item.topics, *(c.topics for c in coverage)])[:3]
+        done = sent.get(story.id, 0)
+        if done:  # an update: what the articles after those already sent add
+            item.update = True
+            split = min(done, len(coverage))
+            earlier = [c.summary for c in coverage[:split]]
+        else:  # what the articles after this item's own add to it
+            split = 1 + next((i for i, c in enumerate(coverage) if c.article_id == item.article_id), -1)
+            earlier = [item.summary, *(c.summary for c in coverage[:split])]
+        item.new_lines = new_lines(earlier, [c.summary for c in coverage[split:]])
+    return digest
 
 
 def group_items(items: list[DigestItem], topics: tuple[str, ...]) -> list[DigestGroup]:
@@ -162,12 +279,17 @@ def group_items(items: list[DigestItem], topics: tuple[str, ...]) -> list[Digest
 
 
 def compose_digest(
-    articles: list[ArticleRecord], filters: DigestFilters, *, title: str = "Sitrep briefing", timezone: str = "UTC"
+    articles: list[ArticleRecord],
+    filters: DigestFilters,
+    *,
+    title: str = "Sitrep briefing",
+    timezone: str = "UTC",
+    story_of: Mapping[int, int] | None = None,
 ) -> Digest:
     """Compose the digest of ``filters`` from the candidate articles the store returned for it."""
-    items = merge_syndicated(articles, filters.until)
+    items = merge_stories(articles, filters.until, story_of)
     counts = Counter((item.topics[0] if item.topics else OTHER) for item in items)
-    shown = sorted(items, key=lambda i: -i.score)[: filters.max_items]
+    shown = _capped(items, filters.max_items, filters.max_source_share)
     return Digest(
         title=title,
         window_start=filters.since,

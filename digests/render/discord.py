@@ -85,11 +85,33 @@ def _header(digest: Digest) -> dict[str, Any]:
     }
 
 
+def outlets_line(item: DigestItem, limit: int = 4) -> str:
+    """Return "Reported by N outlets: A, B, C +k" (or the one source) for an item's story."""
+    outlets = item.outlets
+    if len(outlets) == 1:
+        return outlets[0]
+    shown = ", ".join(outlets[:limit])
+    more = f" +{len(outlets) - limit}" if len(outlets) > limit else ""
+    return f"Reported by {len(outlets)} outlets: {shown}{more}"
+
+
+def coverage_lines(item: DigestItem, limit: int = 5) -> list[str]:
+    """Return one line per outlet's article (linked where it has a web address), at most ``limit`` and a count."""
+    lines = []
+    for article in item.articles[:limit]:
+        url = _web_url(article.url)
+        title = cut(safe(article.title), 80)
+        lines.append(f"[{safe(article.source)}](<{url}>): {title}" if url else f"{safe(article.source)}: {title}")
+    if len(item.articles) > limit:
+        lines.append(f"…and {len(item.articles) - limit} more")
+    return lines
+
+
 def footer_text(item: DigestItem) -> str:
-    """Return the article's source, other sources, countries and topics on one line."""
-    parts = [item.source]
-    if item.also_reported_by:
-        parts.append("also reported by " + ", ".join(item.also_reported_by))
+    """Return who reported the story, its countries and topics on one line."""
+    parts = [outlets_line(item)]
+    if item.first_seen and item.last_updated and (item.last_updated - item.first_seen).total_seconds() > 3600:
+        parts.append(f"developing since {item.first_seen:%d %b %H:%M} UTC")
     if item.countries:
         parts.append(", ".join(country_name(c) for c in item.countries[:6]))
     if item.topics:
@@ -98,7 +120,7 @@ def footer_text(item: DigestItem) -> str:
 
 
 def _timestamp(item: DigestItem) -> str | None:
-    when: datetime | None = item.published_at or item.ready_at
+    when: datetime | None = item.last_updated or item.published_at or item.ready_at
     return when.isoformat() if when else None
 
 
@@ -114,6 +136,16 @@ def _article(item: DigestItem, topic: str) -> dict[str, Any]:
                 "inline": False,
             }
         )
+    if item.new_lines:
+        fields.insert(0, {"name": "New", "value": cut(safe(" ".join(item.new_lines)), FIELD_VALUE), "inline": False})
+    if len(item.articles) > 1:
+        fields.append(
+            {
+                "name": cut(f"Reported by {len(item.outlets)} outlet(s)", FIELD_NAME),
+                "value": cut("\n".join(coverage_lines(item)), FIELD_VALUE),
+                "inline": False,
+            }
+        )
     if len(fields) > FIELDS:
         hidden = len(fields) - (FIELDS - 1)
         fields = [*fields[: FIELDS - 1], {"name": "More", "value": f"…and {hidden} more section(s).", "inline": False}]
@@ -123,7 +155,7 @@ def _article(item: DigestItem, topic: str) -> dict[str, Any]:
         "fields": fields,
         # Discord shows footers as plain text: escaping Markdown there would show the backslashes.
         "footer": {"text": cut(no_pings(footer_text(item)), FOOTER)},
-        "author": {"name": cut(safe(topic), AUTHOR)},
+        "author": {"name": cut(safe(f"Update · {topic}" if item.update else topic), AUTHOR)},
     }
     if not fields and item.summary:
         embed["description"] = cut(safe(item.summary), DESCRIPTION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
@@ -24,10 +25,18 @@ def markdown(digest: Digest) -> str:
         for item in group.items:
             title = no_pings(escape_markdown(item.title))
             lines.append(f"### [{title}](<{item.url}>)" if item.url else f"### {title}")
-            lines += [f"*{no_pings(escape_markdown(footer_text(item)))} · {_when(item, zone)}*", ""]
+            update = "**Update** · " if item.update else ""
+            lines += [f"{update}*{no_pings(escape_markdown(footer_text(item)))} · {_when(item, zone)}*", ""]
+            for line in item.new_lines:
+                lines += [f"**New:** {no_pings(escape_markdown(line))}", ""]
             for section in item.sections:
                 heading = f"**{no_pings(escape_markdown(section.heading))}** " if section.heading else ""
                 lines += [f"{heading}{no_pings(escape_markdown(section.summary))}", ""]
+            if len(item.articles) > 1:
+                for article in item.articles:
+                    name = no_pings(escape_markdown(f"{article.source}: {article.title}"))
+                    lines.append(f"- [{name}](<{article.url}>)" if article.url else f"- {name}")
+                lines.append("")
     more = more_line(digest)
     if more:
         lines.append(f"_{more}_")
@@ -44,10 +53,11 @@ def plain_text(digest: Digest) -> str:
     for group in digest.groups:
         lines += [group.topic.upper(), ""]
         for item in group.items:
-            lines.append(item.title)
+            lines.append(f"[update] {item.title}" if item.update else item.title)
             lines.append(f"  {footer_text(item)} · {_when(item, zone)}")
             if item.url:
                 lines.append(f"  {item.url}")
+            lines.extend(f"  New: {line}" for line in item.new_lines)
             for section in item.sections:
                 lines.append(f"  {section.heading}: {section.summary}" if section.heading else f"  {section.summary}")
             lines.append("")
@@ -58,3 +68,27 @@ def plain_text(digest: Digest) -> str:
     if empty:
         lines.append(empty)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def stories_text(stories: list[dict[str, Any]], *, markdown: bool) -> str:
+    """Render stories (as ``sitrep stories --format json`` gives them) as Markdown or plain text."""
+    lines: list[str] = []
+    for story in stories:
+        outlets = list(dict.fromkeys(a["source"] for a in story["articles"]))
+        times = f"first seen {story['first_seen']}, updated {story['last_updated']}"
+        if markdown:
+            lines += [f"## {escape_markdown(story['title'])}", ""]
+            lines += [f"_Story {story['id']} · {len(outlets)} outlet(s) · {times}_", ""]
+            if story["summary"]:
+                lines += [no_pings(escape_markdown(story["summary"])), ""]
+            for article in story["articles"]:
+                name = no_pings(escape_markdown(f"{article['source']}: {article['title']}"))
+                lines.append(f"- [{name}](<{article['url']}>)" if article["url"] else f"- {name}")
+        else:
+            lines += [f"[{story['id']}] {story['title']}", f"  {len(outlets)} outlet(s): {', '.join(outlets)}"]
+            lines.append(f"  {times}")
+            for article in story["articles"]:
+                link = f" <{article['url']}>" if article["url"] else ""
+                lines.append(f"  - {article['source']}: {article['title']}{link}")
+        lines.append("")
+    return "\n".join(lines)

@@ -121,8 +121,9 @@ async def record_delivery(
             countries=tuple(subscription.countries),
             max_items=subscription.max_items,
             guild_id=scope_of(subscription),
+            max_source_share=settings.digest.max_source_share,
         )
-        digest = await compose(filters, subscription.timezone, session=session)
+        digest = await compose(filters, subscription.timezone, session=session, subscription_id=subscription.id)
         delivery = Delivery(
             subscription_id=subscription.id,
             key=key,

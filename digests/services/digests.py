@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from digests.compose import Digest, DigestFilters, attach_sections, compose_digest
+from digests.compose import Digest, DigestFilters, attach_sections, attach_stories, compose_digest
 from digests.delivery import Sender, check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
@@ -13,6 +13,7 @@ from digests.schedule import check_timezone, parse_schedule
 from digests.settings import Settings, SubscriptionSpec
 from digests.store import Database, Session, workers
 from digests.store import articles as article_store
+from digests.store import stories as story_store
 from digests.store import subscriptions as store
 from digests.store.models import GLOBAL_SCOPE, Subscription
 
@@ -22,8 +23,14 @@ SenderFactory = Callable[[Subscription], Sender]
 TITLE = "Sitrep briefing"
 
 
-async def compose(filters: DigestFilters, timezone: str, *, session: Session) -> Digest:
-    """Compose the digest of ``filters`` from the store, in ``timezone``."""
+async def compose(
+    filters: DigestFilters, timezone: str, *, session: Session, subscription_id: int | None = None
+) -> Digest:
+    """Compose the digest of ``filters`` from the store, in ``timezone``: one item per story.
+
+    For a subscription, a story it was sent before comes back as an update, and what this digest carries
+    of each story is remembered.
+    """
     candidates = await article_store.digest_candidates(
         since=filters.since,
         until=filters.until,
@@ -32,8 +39,20 @@ async def compose(filters: DigestFilters, timezone: str, *, session: Session) ->
         guild_id=filters.guild_id,
         session=session,
     )
-    digest = compose_digest(candidates, filters, title=TITLE, timezone=timezone)
+    story_of = await story_store.story_of([a.id for a in candidates], session=session)
+    digest = compose_digest(candidates, filters, title=TITLE, timezone=timezone, story_of=story_of)
     shown = [item.article_id for item in digest.items]
+    story_ids = [item.story_id for item in digest.items if item.story_id is not None]
+    stories = await story_store.stories_by_id(story_ids, guild_id=filters.guild_id, session=session)
+    sent = (
+        await story_store.members_sent(subscription_id, story_ids, session=session)
+        if subscription_id is not None
+        else {}
+    )
+    attach_stories(digest, stories, sent)
+    if subscription_id is not None and digest.items:
+        carried = {i.story_id: len(i.articles) for i in digest.items if i.story_id is not None}
+        await story_store.record_sent(subscription_id, carried, session=session)
     return attach_sections(digest, await article_store.section_records(shown, session=session))
 
 

@@ -55,6 +55,7 @@ class Digests(commands.Cog):
             countries=tuple(c for c in [country_option(country)] if c),
             max_items=10,
             guild_id=interaction.guild_id,
+            max_source_share=self.bot.app.settings.digest.max_source_share,
         )
         await interaction.response.defer(ephemeral=private, thinking=True)
         built = await digest_now(self.bot.app.database, filters)

@@ -1,0 +1,215 @@
+"""Stories: the matcher's rules, placement in the store on both backends, rebuilds, and digest items as stories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import delete, select, update
+
+from digests.compose import DigestFilters, new_lines
+from digests.inference import SentenceEncoder
+from digests.services import stories as service
+from digests.services.digests import compose
+from digests.settings import StorySettings
+from digests.store.db import Database
+from digests.store.models import Article, Story, Subscription
+from digests.stories import Incoming, Member, StoryMatcher, WindowStory
+from tests.factories import add_article, add_source
+
+NOW = datetime(2026, 2, 16, 12, tzinfo=UTC)
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_close_vectors_with_shared_names_join_and_templates_do_not() -> None:
+    matcher = StoryMatcher(StorySettings())
+    near = _unit(1, 0.05, 0)
+    window = [WindowStory(1, [Member("Purolator agrees buyout with Hutton", _unit(1, 0, 0))])]
+    same = Incoming(10, "Hutton starts Purolator bid", near, NOW)
+    (placed,) = matcher.place([same], window)
+    assert placed.story_id == 1
+    # As close in meaning, but the titles share only words every earnings report has.
+    window = [WindowStory(2, [Member("Cinram Ltd 4th qtr net", _unit(1, 0, 0))])]
+    window += [WindowStory(3 + i, [Member(f"Company{i} Corp 4th qtr net", _unit(1, 0, 0.01 * i))]) for i in range(9)]
+    (placed,) = matcher.place([Incoming(11, "Pittway Corp 4th qtr net", near, NOW)], window)
+    assert placed.story_id is None
+
+
+def test_one_lookalike_member_does_not_pull_an_article_in() -> None:
+    matcher = StoryMatcher(StorySettings(linkage_members=5))
+    members = [Member("Viacom bid raised again by National Amusements", _unit(1, 0, 0)) for _ in range(3)]
+    members.append(Member("Viacom stake raised by Oppenheimer", _unit(0, 1, 0)))
+    drifting = Incoming(20, "Oppenheimer raises Viacom stake to 7.7 pct", _unit(0, 1, 0.05), NOW)
+    (placed,) = matcher.place([drifting], [WindowStory(7, members)])
+    assert placed.story_id is None  # pairs with one of four members only
+
+
+def test_articles_of_one_batch_form_stories_together_and_odd_ones_stand_alone() -> None:
+    matcher = StoryMatcher(StorySettings())
+    batch = [
+        Incoming(1, "Peru Congress ousts interim president Jeri", _unit(1, 0, 0), NOW),
+        Incoming(2, "Peru's Congress votes to remove interim president Jeri", _unit(1, 0.1, 0), NOW),
+        Incoming(3, "", _unit(1, 0, 0), NOW),  # no title words: nothing to match on
+        Incoming(4, "Peru Congress ousts Jeri", None, NOW),  # no embedding
+    ]
+    placements = {p.article_id: p for p in matcher.place(batch, [])}
+    assert placements[2].new_group == placements[1].new_group
+    assert len({placements[i].new_group for i in (1, 3, 4)}) == 3
+
+
+def test_new_lines_keep_only_what_earlier_articles_did_not_say() -> None:
+    earlier = ["Congress removed the interim president on Tuesday after a vote of 72 to 40."]
+    later = [
+        "Congress removed the interim president on Tuesday after a 72 to 40 vote. "
+        "The speaker of Congress will take over as head of state until elections in April."
+    ]
+    assert new_lines(earlier, later) == [
+        "The speaker of Congress will take over as head of state until elections in April."
+    ]
+
+
+async def _peru(database: Database) -> list[int]:
+    ids = []
+    for number, (source, title, text) in enumerate(
+        [
+            (
+                "Reuters",
+                "Peru's Congress ousts interim president Jeri",
+                "Peru's Congress voted to remove interim "
+                "president José Jerí on Tuesday, the latest upheaval in a country that has had six presidents.",
+            ),
+            (
+                "BBC",
+                "Peru Congress removes interim president Jeri from office",
+                "Lawmakers in Peru removed interim "
+                "president José Jerí from office, after a vote in Congress late on Tuesday.",
+            ),
+            (
+                "Kenya Times",
+                "Kenya expands geothermal power in the Rift Valley",
+                "Kenya will add 300 megawatts of geothermal capacity in the Rift Valley over the next four years.",
+            ),
+        ]
+    ):
+        source_id = await add_source(database, source)
+        ids.append(
+            await add_article(
+                database,
+                title,
+                ready_at=NOW + timedelta(minutes=number),
+                source_id=source_id,
+                url=f"https://{source.lower().replace(' ', '')}.example/{number}",
+                sections=[(None, text)],
+                topics=[("politics", 0.6)],
+                countries=["PE"] if "Peru" in title else ["KE"],
+            )
+        )
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).values(needs_story=True, text=Article.summary))
+    return ids
+
+
+async def test_ready_articles_join_stories_and_digests_show_each_story_once(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    peru_reuters, peru_bbc, kenya = await _peru(database)
+    report = await service.place_pending(database, encoder, StorySettings())
+    assert (report.placed, report.new_stories) == (3, 2)
+    stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
+    peru = next(s for s in stories if len(s.coverage) == 2)
+    assert [c.article_id for c in peru.coverage] == [peru_reuters, peru_bbc]
+    assert service.as_json(peru)["articles"][1] == {
+        "url": "https://bbc.example/1",
+        "source": "BBC",
+        "title": "Peru Congress removes interim president Jeri from office",
+        "published_at": None,
+    }
+    filters = DigestFilters(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1), max_items=10)
+    async with database.sessions() as session:
+        digest = await compose(filters, "UTC", session=session)
+    assert digest.matched == 2
+    item = next(i for i in digest.items if i.story_id == peru.id)
+    assert item.outlets == ["Reuters", "BBC"] or item.outlets == ["BBC", "Reuters"]
+    assert [a.source for a in item.articles] == ["Reuters", "BBC"]
+    assert kenya in [i.article_id for i in digest.items]
+
+
+async def test_a_later_article_is_an_update_for_a_subscription_that_had_the_story(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    await _peru(database)
+    await service.place_pending(database, encoder, StorySettings())
+    async with database.sessions.begin() as session:
+        subscription = Subscription(name="s", target_kind="terminal", target="terminal", schedule="0 8 * * *")
+        session.add(subscription)
+        await session.flush()
+        first = DigestFilters(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1))
+        digest = await compose(first, "UTC", session=session, subscription_id=subscription.id)
+        assert not any(item.update for item in digest.items)
+    source_id = await add_source(database, "AP")
+    later = await add_article(
+        database,
+        "Peru's Congress ousts interim president Jeri and names new leader",
+        ready_at=NOW + timedelta(hours=5),
+        source_id=source_id,
+        sections=[
+            (
+                None,
+                "Peru's Congress voted to remove interim president José Jerí on Tuesday. "
+                "Congress named José María Balcázar as the country's leader on Wednesday.",
+            )
+        ],
+    )
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).where(Article.id == later).values(needs_story=True, text=Article.summary))
+    await service.place_pending(database, encoder, StorySettings())
+    async with database.sessions() as session:
+        second = DigestFilters(since=NOW + timedelta(hours=1), until=NOW + timedelta(hours=6))
+        digest = await compose(second, "UTC", session=session, subscription_id=subscription.id)
+    (item,) = digest.items
+    assert item.update
+    assert len(item.articles) == 3
+    assert item.new_lines == ["Congress named José María Balcázar as the country's leader on Wednesday."]
+
+
+async def test_rebuild_places_again_and_empty_stories_disappear(database: Database, encoder: SentenceEncoder) -> None:
+    ids = await _peru(database)
+    await service.place_pending(database, encoder, StorySettings())
+    assert await service.forget_since(database, NOW - timedelta(days=1)) == 3
+    report = await service.place_pending(database, encoder, StorySettings())
+    assert (report.placed, report.new_stories) == (3, 2)
+    async with database.sessions.begin() as session:
+        await session.execute(delete(Article).where(Article.id.in_(ids[:2])))
+    assert len(await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)) == 1
+    async with database.sessions() as session:
+        assert len(list(await session.scalars(select(Story)))) == 2  # the Peru story is hidden, not yet pruned
+
+
+async def test_a_future_publication_date_counts_as_the_collection_time(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    await _peru(database)
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).values(published_at=datetime(2099, 1, 1, tzinfo=UTC)))
+    await service.place_pending(database, encoder, StorySettings())
+    stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
+    assert all(s.last_updated < datetime(2030, 1, 1, tzinfo=UTC) for s in stories)
+
+
+async def test_servers_never_share_stories(database: Database, encoder: SentenceEncoder) -> None:
+    await _peru(database)
+    private = await add_source(database, "Desk notes", guild_id=42)
+    mine = await add_article(
+        database, "Peru's Congress ousts interim president Jeri, desk notes", ready_at=NOW, source_id=private
+    )
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).values(needs_story=True, text=Article.summary))
+    await service.place_pending(database, encoder, StorySettings())
+    everyone = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
+    assert mine not in [c.article_id for s in everyone for c in s.coverage]
+    ours = await service.recent(database, since=NOW - timedelta(days=1), guild_id=42)
+    assert any(s.coverage[0].article_id == mine and len(s.coverage) == 1 for s in ours)
