@@ -213,3 +213,23 @@ async def test_servers_never_share_stories(database: Database, encoder: Sentence
     assert mine not in [c.article_id for s in everyone for c in s.coverage]
     ours = await service.recent(database, since=NOW - timedelta(days=1), guild_id=42)
     assert any(s.coverage[0].article_id == mine and len(s.coverage) == 1 for s in ours)
+
+
+def test_no_source_fills_more_than_its_share_while_others_have_items() -> None:
+    from digests.compose import compose_digest
+    from digests.store.records import ArticleRecord
+
+    def record(number: int, source: str) -> ArticleRecord:
+        when = NOW - timedelta(minutes=number)
+        return ArticleRecord(
+            id=number, title=f"{source} item {number}", url=None, source=source, published_at=None, ready_at=when,
+            countries=(), topics=("politics",), topic_score=0.9 - number / 100, summary="",
+        )  # fmt: skip
+
+    articles = [record(n, "Greenland Daily") for n in range(10)] + [record(20 + n, "Other") for n in range(2)]
+    filters = DigestFilters(since=NOW - timedelta(days=1), until=NOW, max_items=5, max_source_share=0.4)
+    shown = [item.source for item in compose_digest(articles, filters).items]
+    assert shown.count("Greenland Daily") == 3  # two by the share, one more because nothing else is left
+    assert shown.count("Other") == 2
+    alone = compose_digest([record(n, "Greenland Daily") for n in range(10)], filters)
+    assert alone.shown == 5  # a cap never leaves slots empty
