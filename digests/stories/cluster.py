@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,6 +84,42 @@ class Placement:
     similarity: float
 
 
+@dataclass(slots=True)
+class _Cluster:
+    story_id: int | None
+    group: int | None
+    members: list[Member]
+    words: set[str]
+
+
+class _Rarity:
+    """How many events use each title word: every cluster counts once, and so does each article not yet placed.
+
+    Counting clusters rather than articles keeps an event's own name rare however many outlets report it.
+    """
+
+    def __init__(self, clusters: Sequence[_Cluster], waiting: Sequence[frozenset[str]]) -> None:
+        self.df: Counter[str] = Counter(word for cluster in clusters for word in cluster.words)
+        self.df.update(word for words in waiting for word in words)
+        self.units = len(clusters) + len(waiting)
+
+    def weights(self, words: Iterable[str]) -> tuple[dict[str, float], float]:
+        """Return each word's weight (its inverse event frequency) and the weight from which a word is rare."""
+        total = max(self.units, _MIN_TITLES)
+        rare = math.log(total / max(2.0, 0.004 * total))
+        return {w: math.log(total / max(self.df[w], 1)) for w in words}, rare
+
+    def placed(self, words: frozenset[str], cluster: _Cluster | None) -> None:
+        """Move an article from the waiting ones into ``cluster`` (None: a new cluster of its own)."""
+        self.df.subtract(words)
+        self.units -= 1
+        if cluster is None:
+            self.df.update(words)
+            self.units += 1
+        else:
+            self.df.update(words - cluster.words)
+
+
 class StoryMatcher:
     """Decide which story each incoming article belongs to."""
 
@@ -92,65 +128,62 @@ class StoryMatcher:
         self.min_overlap = settings.min_title_overlap
         self.linkage = settings.linkage_members
 
-    def _rarity(self, titles: Sequence[frozenset[str]]) -> tuple[dict[str, float], float, float]:
-        df = Counter(word for words in titles for word in words)
-        total = max(len(titles), _MIN_TITLES)
-        idf = {word: math.log(total / count) for word, count in df.items()}
-        unseen = math.log(total)
-        rare = math.log(total / max(2.0, 0.004 * total))
-        return idf, unseen, rare
-
     def place(self, incoming: Sequence[Incoming], window: Sequence[WindowStory]) -> list[Placement]:
         """Place ``incoming`` (in time order) among the open stories and each other."""
-        clusters: list[tuple[int | None, int | None, list[Member]]] = [
-            (story.story_id, None, list(story.members[-self.linkage :])) for story in window
+        clusters = [
+            _Cluster(
+                story.story_id,
+                None,
+                list(story.members[-self.linkage :]),
+                set().union(*(m.words for m in story.members)),
+            )
+            for story in window
         ]
         ordered = sorted(incoming, key=lambda a: (a.at, a.article_id))
-        titles = [m.words for _, _, members in clusters for m in members]
-        titles += [title_words(a.title) for a in ordered]
-        idf, unseen, rare = self._rarity(titles)
+        members = [Member(a.title, a.vector if a.vector is not None else np.zeros(0)) for a in ordered]
+        rarity = _Rarity(clusters, [m.words for m in members])
         placements = []
         next_group = 0
-        for article in ordered:
-            member = Member(article.title, article.vector if article.vector is not None else np.zeros(0))
-            best, best_score = -1, -1.0
+        for article, member in zip(ordered, members, strict=True):
+            best: _Cluster | None = None
+            best_score = -1.0
             if article.vector is not None and member.words:
-                for index, (_, _, members) in enumerate(clusters):
-                    score = self._joins(member, members, idf, unseen, rare)
+                for cluster in clusters:
+                    score = self._joins(member, cluster, rarity)
                     if score > best_score:
-                        best, best_score = index, score
-            if best >= 0 and best_score >= 0:
-                story_id, group, members = clusters[best]
-                members.append(member)
-                del members[: -self.linkage]
-                placements.append(Placement(article.article_id, story_id, group, round(best_score, 4)))
+                        best, best_score = cluster, score
+            if best is not None and best_score >= 0:
+                rarity.placed(member.words, best)
+                best.members.append(member)
+                best.words |= member.words
+                del best.members[: -self.linkage]
+                placements.append(Placement(article.article_id, best.story_id, best.group, round(best_score, 4)))
             else:
-                clusters.append((None, next_group, [member]))
+                rarity.placed(member.words, None)
+                clusters.append(_Cluster(None, next_group, [member], set(member.words)))
                 placements.append(Placement(article.article_id, None, next_group, 1.0))
                 next_group += 1
         return placements
 
-    def _joins(self, member: Member, members: list[Member], idf: dict[str, float], unseen: float, rare: float) -> float:
-        """Return the mean cosine to ``members`` when ``member`` pairs with at least half of them, else -1."""
-        usable = [m for m in members if m.vector.size == member.vector.size and m.vector.size]
+    def _joins(self, member: Member, cluster: _Cluster, rarity: _Rarity) -> float:
+        """Return the mean cosine to the cluster's members when ``member`` pairs with at least half of them, else -1."""
+        usable = [m for m in cluster.members if m.vector.size == member.vector.size and m.vector.size]
         if not usable:
             return -1.0
         cosines = np.stack([m.vector for m in usable]) @ member.vector
         pairs = 0
         for other, cosine in zip(usable, cosines, strict=True):
-            if cosine >= self.min_cosine and self._overlap(member.words, other.words, idf, unseen, rare):
+            if cosine >= self.min_cosine and self._overlap(member.words, other.words, rarity):
                 pairs += 1
         if not pairs or pairs * 2 < len(usable):
             return -1.0
         return float(cosines.mean())
 
-    def _overlap(
-        self, left: frozenset[str], right: frozenset[str], idf: dict[str, float], unseen: float, rare: float
-    ) -> bool:
+    def _overlap(self, left: frozenset[str], right: frozenset[str], rarity: _Rarity) -> bool:
         shared = left & right
         if not shared:
             return False
-        weight = {word: idf.get(word, unseen) for word in left | right}
+        weight, rare = rarity.weights(left | right)
         if max(weight[w] for w in shared) < rare:
             return False
         mass = min(sum(weight[w] for w in left), sum(weight[w] for w in right))
