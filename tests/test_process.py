@@ -99,11 +99,19 @@ async def test_ctrl_c_during_a_retry_loses_no_message(tmp_path: Path, http_serve
     assert "Traceback" not in said
 
 
+# Titles that share no word, so that each entry is its own story (and its own digest item).
+_FIRST = """Harbor Copper Glacier Lantern Meadow Orchard Quarry Summit Tundra Valley Beacon Canyon Delta Ember Falcon
+Granite Horizon Island Jasper Kestrel Lagoon Mesa Nectar Onyx Prairie Quartz Ridge Sierra Timber Upland""".split()
+_SECOND = """reopens expands closes merges delays launches halts revives audits rebuilds trims doubles
+relocates lists pauses renames upgrades sells buys restores floods dims lifts seals opens splits joins ranks grows
+tests""".split()
+
+
 def _feed(started: float, every: float) -> str:
-    ticks = int((time.monotonic() - started) // every) + 1
+    ticks = min(int((time.monotonic() - started) // every) + 1, len(_FIRST))
     items = "".join(
-        f"<item><title>Event {n} in the capital</title><guid>event-{n}</guid><link>https://n.example/{n}</link>"
-        f"<description>{f'Officials met for round {n} of the talks and agreed on the next steps in detail. ' * 12}"
+        f"<item><title>{_FIRST[n]} {_SECOND[n]}</title><guid>event-{n}</guid><link>https://n.example/{n}</link>"
+        f"<description>{f'Officials said the {_FIRST[n].lower()} site {_SECOND[n]} this week, item {n}. ' * 12}"
         "</description></item>"
         for n in range(ticks)
     )
