@@ -105,6 +105,8 @@ class Digest:
     filters: DigestFilters
     # Articles collected in the window that are not summarized and tagged yet, so not in the digest.
     waiting: int = 0
+    # How many articles of each shown story the digest carries (by story id).
+    carried: dict[int, int] = field(default_factory=dict)
 
     @property
     def items(self) -> list[DigestItem]:

@@ -143,6 +143,8 @@ class SubscriptionSpec(BaseModel):
     topics: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
     max_items: int = Field(default=10, ge=1, le=50)
+    # With a channel target: updates on a story already sent go to one thread per story.
+    threads: bool = False
 
 
 class DigestSettings(BaseModel):
@@ -179,6 +181,9 @@ class DiscordSettings(BaseModel):
     admin_channel_id: int = 0
     page_size: int = Field(default=5, ge=1, le=10)
     view_timeout_seconds: float = Field(default=180.0, gt=0)
+    # Followers of a story get at most one direct message per story this often, checked every follow_check_seconds.
+    follow_message_minutes: float = Field(default=60.0, ge=0)
+    follow_check_seconds: float = Field(default=300.0, gt=0)
 
 
 class Settings(BaseSettings):

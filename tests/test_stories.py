@@ -12,6 +12,7 @@ from digests.inference import SentenceEncoder
 from digests.services import stories as service
 from digests.services.digests import compose
 from digests.settings import StorySettings
+from digests.store import stories as story_store
 from digests.store.db import Database
 from digests.store.models import Article, Story, Subscription
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory
@@ -150,6 +151,7 @@ async def test_a_later_article_is_an_update_for_a_subscription_that_had_the_stor
         first = DigestFilters(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1))
         digest = await compose(first, "UTC", session=session, subscription_id=subscription.id)
         assert not any(item.update for item in digest.items)
+        await story_store.record_sent(subscription.id, digest.carried, session=session)  # as a sent delivery does
     source_id = await add_source(database, "AP")
     later = await add_article(
         database,

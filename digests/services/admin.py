@@ -38,6 +38,7 @@ async def add_subscription(
     topics: list[str] | None = None,
     countries: list[str] | None = None,
     max_items: int = 10,
+    threads: bool = False,
 ) -> Subscription:
     """Create a channel subscription for a server, validating every option with a clear message."""
     check_timezone(timezone)
@@ -59,6 +60,7 @@ async def add_subscription(
             topics=resolved_topics,
             countries=resolved_countries,
             max_items=max_items,
+            threads=threads,
             origin=Origin.RUNTIME,
         )
         return await subscription_store.add_subscription(subscription, session=session)

@@ -41,6 +41,7 @@ from digests.schedule import parse_schedule, previous_fire_time
 from digests.services.digests import compose
 from digests.settings import Settings
 from digests.store import Database, Session
+from digests.store import stories as story_store
 from digests.store import subscriptions as store
 from digests.store.models import Delivery, Subscription
 from digests.store.types import utcnow
@@ -129,8 +130,15 @@ async def record_delivery(
             key=key,
             window_start=start,
             window_end=window_end,
-            payload=discord_messages(digest) if digest.matched else [],
+            payload=discord_messages(
+                digest,
+                threads=subscription.threads and subscription.target_kind is TargetKind.CHANNEL,
+                subscription_id=subscription.id,
+            )
+            if digest.matched
+            else [],
             status=DeliveryStatus.PENDING if digest.matched else DeliveryStatus.SKIPPED,
+            stories={str(story): count for story, count in digest.carried.items()},
             claimed_by=(claimant or this_process()) if digest.matched else None,
             claimed_until=_lease(settings) if digest.matched else None,
         )
@@ -283,8 +291,14 @@ async def _send(
         outcome = await _failed_round(database, delivery, str(error), settings, give_up=not error.retry)
         outcome.messages, outcome.unconfirmed = index, unconfirmed
         return outcome
-    done = {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "next_attempt_at": None}
-    await _update(database, delivery_id, **done, claimed_by=None, claimed_until=None)
+    async with database.sessions.begin() as session:
+        stored = await store.get_delivery(delivery_id, session=session)
+        if stored is not None:
+            stored.status, stored.sent_at, stored.next_attempt_at = DeliveryStatus.SENT, utcnow(), None
+            stored.claimed_by = stored.claimed_until = None
+            # Only now has the subscription seen these stories: a digest never sent leaves them new.
+            carried = {int(story): count for story, count in (stored.stories or {}).items()}
+            await story_store.record_sent(stored.subscription_id, carried, session=session)
     posted = len(payload) - unconfirmed
     lost = f"; {unconfirmed} unconfirmed (the answer was lost, not sent again)" if unconfirmed else ""
     log.info(

@@ -28,8 +28,8 @@ async def compose(
 ) -> Digest:
     """Compose the digest of ``filters`` from the store, in ``timezone``: one item per story.
 
-    For a subscription, a story it was sent before comes back as an update, and what this digest carries
-    of each story is remembered.
+    For a subscription, a story it was sent before comes back as an update. ``Digest.carried`` says what the
+    digest carries of each story; the subscription has it once the digest is sent.
     """
     candidates = await article_store.digest_candidates(
         since=filters.since,
@@ -50,9 +50,7 @@ async def compose(
         else {}
     )
     attach_stories(digest, stories, sent)
-    if subscription_id is not None and digest.items:
-        carried = {i.story_id: len(i.articles) for i in digest.items if i.story_id is not None}
-        await story_store.record_sent(subscription_id, carried, session=session)
+    digest.carried = {i.story_id: len(i.articles) for i in digest.items if i.story_id is not None}
     return attach_sections(digest, await article_store.section_records(shown, session=session))
 
 
@@ -118,6 +116,7 @@ async def sync_settings_subscriptions(*, database: Database, settings: Settings)
                 "topics": list(spec.topics),
                 "countries": [c.upper() for c in spec.countries],
                 "max_items": spec.max_items,
+                "threads": spec.threads,
             }
             changed = any(getattr(subscription, k, None) != v for k, v in values.items())
             for key, value in values.items():

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from digests.errors import NotFoundError, SitrepError
 from digests.inference import SentenceEncoder
 from digests.settings import StorySettings
 from digests.store import Database
 from digests.store import stories as store
-from digests.store.records import StoryRecord, StoryWork
+from digests.store.records import CoverageRecord, StoryRecord, StoryWork
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text
 
 log = logging.getLogger(__name__)
@@ -158,3 +159,73 @@ async def find(database: Database, text: str, *, guild_id: int | None, limit: in
         ids = await store.find_story_ids(text, guild_id=guild_id, limit=limit, session=session)
         found = await store.stories_by_id(ids, guild_id=guild_id, session=session)
     return [found[i] for i in ids if i in found]
+
+
+async def follow(database: Database, story_id: int, *, user_id: int, guild_id: int | None) -> StoryRecord:
+    """Follow a story seen from ``guild_id``: its later articles come by direct message."""
+    async with database.sessions.begin() as session:
+        found = (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
+        if found is None:
+            raise NotFoundError(f"There is no story {story_id} here. Find one with /story.")
+        if not await store.follow(story_id, user_id, guild_id=guild_id, members=len(found.coverage), session=session):
+            raise SitrepError(f"You already follow story {story_id}. See /following.")
+        return found
+
+
+async def unfollow(database: Database, story_id: int, *, user_id: int) -> None:
+    """Stop following a story."""
+    async with database.sessions.begin() as session:
+        if not await store.unfollow(story_id, user_id, session=session):
+            raise NotFoundError(f"You do not follow story {story_id}. See /following.")
+
+
+async def following(database: Database, *, user_id: int) -> list[StoryRecord]:
+    """Return the stories a member follows, latest first (each as seen from where it was followed)."""
+    async with database.sessions() as session:
+        follows = await store.followed(user_id, session=session)
+        out = []
+        for story_id, guild_id in follows:
+            found = (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+@dataclass(slots=True, frozen=True)
+class FollowUpdate:
+    """New articles on a followed story, for one member."""
+
+    user_id: int
+    story: StoryRecord
+    new: tuple[CoverageRecord, ...]
+
+
+async def follow_updates(
+    database: Database, *, now: datetime, every_minutes: float, limit: int = 100
+) -> list[FollowUpdate]:
+    """Claim the followed stories that grew, at most one message per story and member every ``every_minutes``.
+
+    Claimed updates are marked sent before anything is posted: a message that fails is not sent twice.
+    """
+    async with database.sessions.begin() as session:
+        claimed = await store.claim_follow_updates(
+            now=now, quiet_since=now - timedelta(minutes=every_minutes), limit=limit, session=session
+        )
+        updates = []
+        for story_id, user_id, guild_id, told in claimed:
+            found = (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
+            if found is not None and len(found.coverage) > told:
+                updates.append(FollowUpdate(user_id, found, found.coverage[told:]))
+    return updates
+
+
+async def thread_of(database: Database, subscription_id: int, story_id: int) -> str | None:
+    """Return the Discord thread a subscription's updates on a story go to, if one was opened."""
+    async with database.sessions() as session:
+        return await store.thread_of(subscription_id, story_id, session=session)
+
+
+async def remember_thread(database: Database, subscription_id: int, story_id: int, thread_id: str) -> None:
+    """Remember the thread opened for a subscription's updates on a story."""
+    async with database.sessions.begin() as session:
+        await store.set_thread(subscription_id, story_id, thread_id, session=session)

@@ -187,6 +187,8 @@ class Subscription(Base):
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     countries: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_items: Mapped[int] = mapped_column(Integer, default=10)
+    # Channel subscriptions only: updates on a story already sent go to that story's thread.
+    threads: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     origin: Mapped[Origin] = mapped_column(str_enum(Origin), default=Origin.RUNTIME)
@@ -208,6 +210,8 @@ class Delivery(Base):
     # see digests/services/deliveries.py
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus), default=DeliveryStatus.PENDING, index=True)
     payload: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    # How many articles of each story (by id) the digest carries; the subscription has them once it is sent.
+    stories: Mapped[dict[str, int] | None] = mapped_column(JSON)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     # The message being sent when the process stopped, if any: its outcome is unknown.
     sending_index: Mapped[int | None] = mapped_column(Integer)
@@ -277,6 +281,22 @@ class StoryDelivery(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
     members_sent: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # For a subscription with threads: the Discord thread its updates on this story go to.
+    thread_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class StoryFollow(Base):
+    """A member following a story: told by direct message when it gets new articles."""
+
+    __tablename__ = "story_follows"
+
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    # Where the member followed it from: they are told only of articles visible there.
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    members_notified: Mapped[int] = mapped_column(Integer, default=0)
+    notified_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Worker(Base):

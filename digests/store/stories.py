@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from digests.store.models import Article, Story, StoryDelivery, StoryMember
+from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles
@@ -226,3 +226,73 @@ async def record_sent(subscription_id: int, sent: Mapping[int, int], *, session:
             session.add(
                 StoryDelivery(subscription_id=subscription_id, story_id=story_id, members_sent=count, sent_at=now)
             )
+
+
+async def follow(story_id: int, user_id: int, *, guild_id: int | None, members: int, session: AsyncSession) -> bool:
+    """Record that a member follows a story (told of members after the first ``members``); False if already."""
+    if await session.get(StoryFollow, (story_id, user_id)) is not None:
+        return False
+    session.add(StoryFollow(story_id=story_id, user_id=user_id, guild_id=guild_id, members_notified=members))
+    return True
+
+
+async def unfollow(story_id: int, user_id: int, *, session: AsyncSession) -> bool:
+    """Stop a member following a story; False if they did not."""
+    result = await session.execute(
+        delete(StoryFollow).where(StoryFollow.story_id == story_id, StoryFollow.user_id == user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def followed(user_id: int, *, session: AsyncSession) -> list[tuple[int, int | None]]:
+    """Return (story id, server followed from) for every story a member follows, latest first."""
+    rows = await session.execute(
+        select(StoryFollow.story_id, StoryFollow.guild_id)
+        .join(Story, Story.id == StoryFollow.story_id)
+        .where(StoryFollow.user_id == user_id)
+        .order_by(Story.last_updated.desc())
+    )
+    return [(int(story_id), guild_id) for story_id, guild_id in rows.all()]
+
+
+async def claim_follow_updates(
+    *, now: datetime, quiet_since: datetime, limit: int, session: AsyncSession
+) -> list[tuple[int, int, int | None, int]]:
+    """Claim follows whose story has grown and who were not told since ``quiet_since``.
+
+    Returns (story id, user id, server, members already told of) and marks them told now, up to the
+    story's current member count: a message is sent at most once (never twice) per claim.
+    """
+    statement = (
+        select(StoryFollow, Story.member_count)
+        .join(Story, Story.id == StoryFollow.story_id)
+        .where(
+            Story.member_count > StoryFollow.members_notified,
+            (StoryFollow.notified_at.is_(None)) | (StoryFollow.notified_at <= quiet_since),
+        )
+        .order_by(StoryFollow.story_id, StoryFollow.user_id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=StoryFollow)
+    claimed = []
+    for row, count in (await session.execute(statement)).all():
+        claimed.append((row.story_id, row.user_id, row.guild_id, row.members_notified))
+        row.members_notified = count
+        row.notified_at = now
+    return claimed
+
+
+async def thread_of(subscription_id: int, story_id: int, *, session: AsyncSession) -> str | None:
+    """Return the thread a subscription's updates on a story go to, if one was opened."""
+    row = await session.get(StoryDelivery, (subscription_id, story_id))
+    return row.thread_id if row is not None else None
+
+
+async def set_thread(subscription_id: int, story_id: int, thread_id: str, *, session: AsyncSession) -> None:
+    """Remember the thread a subscription's updates on a story go to."""
+    row = await session.get(StoryDelivery, (subscription_id, story_id))
+    if row is None:
+        row = StoryDelivery(subscription_id=subscription_id, story_id=story_id, members_sent=0)
+        session.add(row)
+    row.thread_id = thread_id
