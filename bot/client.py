@@ -21,7 +21,7 @@ from digests.text import cut, sha256
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.digests", "bot.exts.queries", "bot.exts.admin")
+EXTENSIONS = ("bot.exts.digests", "bot.exts.queries", "bot.exts.admin", "bot.exts.stories")
 
 
 class SitrepBot(commands.Bot):

@@ -9,6 +9,7 @@ import discord
 from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE
 from digests.render.safe import safe
 from digests.services.queries import ArticleRecord
+from digests.services.stories import CoverageRecord, StoryRecord
 from digests.tagging.countries import country_name
 from digests.text import cut
 
@@ -54,4 +55,39 @@ def article_embed(brief: ArticleRecord) -> discord.Embed:
     embed.set_footer(text=cut(footer, 2048))
     if brief.when:
         embed.timestamp = brief.when
+    return embed
+
+
+def story_embed(story: StoryRecord, *, page: int, page_size: int) -> discord.Embed:
+    """Return a story: its summary, times, and one page of every outlet's article."""
+    lead = next((c for c in story.coverage if c.summary), story.coverage[0])
+    outlets = list(dict.fromkeys(c.source for c in story.coverage))
+    embed = discord.Embed(title=cut(safe(story.title), TITLE), description=cut(safe(lead.summary), 1500), color=COLOR)
+    pages = max((len(story.coverage) + page_size - 1) // page_size, 1)
+    lines = []
+    for article in story.coverage[page * page_size : (page + 1) * page_size]:
+        title = cut(safe(article.title), 120)
+        linked = f"[{title}]({article.url})" if article.url and article.url.startswith("http") else title
+        lines.append(f"**{safe(article.source)}** · {linked} · <t:{int(article.joined_at.timestamp())}:R>")
+    embed.add_field(
+        name=f"Reported by {len(outlets)} outlet(s)", value=cut("\n".join(lines) or "…", FIELD_VALUE), inline=False
+    )
+    first, last = int(story.first_seen.timestamp()), int(story.last_updated.timestamp())
+    embed.add_field(name="Seen", value=f"first <t:{first}:f>, updated <t:{last}:R>", inline=False)
+    embed.set_footer(text=f"Story {story.id} · page {page + 1} of {pages} · {len(story.coverage)} article(s)")
+    return embed
+
+
+def follow_update_embed(story: StoryRecord, new: tuple[CoverageRecord, ...]) -> discord.Embed:
+    """Return the direct message for new articles on a followed story."""
+    embed = discord.Embed(title=cut(f"Update: {safe(story.title)}", TITLE), color=COLOR)
+    lines = []
+    for article in new[:10]:
+        title = cut(safe(article.title), 150)
+        linked = f"[{title}]({article.url})" if article.url and article.url.startswith("http") else title
+        lines.append(f"**{safe(article.source)}** · {linked}")
+    if len(new) > 10:
+        lines.append(f"…and {len(new) - 10} more")
+    embed.description = cut("\n".join(lines), DESCRIPTION)
+    embed.set_footer(text=f"Story {story.id} · /story {story.id} for all coverage · /unfollow {story.id} to stop")
     return embed

@@ -2,35 +2,74 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.render import embeds_of
+from bot.views import FollowButton
 from digests.delivery import SendFailed, TargetGone
+from digests.render.discord import FOLLOW, THREAD
+from digests.services import stories
+from digests.text import cut
+
+if TYPE_CHECKING:
+    from bot.client import SitrepBot
+
+THREAD_NAME = 100
+"""Discord's limit on a thread's name."""
 
 
 class ChannelSender:
-    """Posts a digest message in a channel; resending with the same nonce never posts twice."""
+    """Posts a digest message in a channel (or a story's thread); resending with the same nonce never posts twice."""
 
     idempotent = True
 
-    def __init__(self, client: discord.Client, channel_id: int) -> None:
+    def __init__(self, client: SitrepBot, channel_id: int) -> None:
         self.client = client
         self.channel_id = channel_id
 
+    async def _channel(self, channel_id: int) -> Any:
+        return self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+
+    async def _thread(self, channel: Any, target: dict[str, Any]) -> Any:
+        """Return the thread of a story for this subscription, opening it the first time."""
+        database = self.client.app.database
+        subscription, story = int(target["subscription"]), int(target["story"])
+        known = await stories.thread_of(database, subscription, story)
+        if known is not None:
+            try:
+                return await self._channel(int(known))
+            except discord.NotFound:
+                pass  # deleted by someone: open a new one
+        if not isinstance(channel, discord.TextChannel):
+            return channel  # no threads here: the update goes to the channel itself
+        thread = await channel.create_thread(
+            name=cut(str(target.get("name") or f"Story {story}"), THREAD_NAME),
+            type=discord.ChannelType.public_thread,
+            auto_archive_duration=10080,
+        )
+        await stories.remember_thread(database, subscription, story, str(thread.id))
+        return thread
+
     async def send(self, payload: dict[str, Any], *, nonce: str) -> str:
-        """Send one payload to the channel."""
+        """Send one payload to the channel, or to its story's thread, with Follow buttons for its stories."""
         channel_id = self.channel_id
         try:
-            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+            channel = await self._channel(channel_id)
+            if THREAD in payload:
+                channel = await self._thread(channel, payload[THREAD])
             if not isinstance(channel, discord.abc.Messageable):
                 raise TargetGone(f"channel {channel_id} cannot receive messages")
+            view = discord.ui.View(timeout=None)
+            for story_id in payload.get(FOLLOW, [])[:25]:
+                view.add_item(FollowButton(int(story_id)))
             message = await channel.send(
                 content=payload.get("content") or None,
                 embeds=embeds_of(payload),
                 nonce=nonce,
                 allowed_mentions=discord.AllowedMentions.none(),
+                view=view,
             )
         except (discord.NotFound, discord.Forbidden) as error:
             raise TargetGone(f"Discord answered {error.status} for channel {channel_id}: {error.text}") from error

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 
 from bot.render import article_embed, results_embed
-from bot.tree import handle_error
+from bot.tree import handle_error, reply
+from digests.services import stories as story_service
 from digests.services.queries import ArticleRecord
+from digests.text import cut
 
 Loader = Callable[[int], Awaitable[ArticleRecord]]
 
@@ -115,3 +118,40 @@ class ResultsPaginator(SitrepView):
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.message.edit(view=self)
+
+
+async def follow_story(interaction: discord.Interaction, story_id: int) -> None:
+    """Follow a story for the member who pressed or typed, answering privately."""
+    database = interaction.client.app.database  # type: ignore[attr-defined]  # the SitrepBot
+    story = await story_service.follow(database, story_id, user_id=interaction.user.id, guild_id=interaction.guild_id)
+    await reply(
+        interaction,
+        f"You follow story {story.id}, {cut(story.title, 200)!r}: new articles on it come by direct message. "
+        f"/unfollow {story.id} stops them.",
+    )
+
+
+class FollowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sitrep:follow:(?P<id>[0-9]+)"):
+    """A Follow button on a digest item or a story; it works for anyone, for as long as the message lives."""
+
+    def __init__(self, story_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Follow", style=discord.ButtonStyle.secondary, custom_id=f"sitrep:follow:{story_id}"
+            )
+        )
+        self.story_id = story_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FollowButton:
+        """Rebuild the button from its custom id (also after a restart)."""
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Follow the story, answering privately."""
+        try:
+            await follow_story(interaction, self.story_id)
+        except Exception as error:  # the same error path as commands
+            await handle_error(interaction, error, where="Button 'Follow'")

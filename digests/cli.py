@@ -493,6 +493,7 @@ def digest(
 
     from digests.compose import DigestFilters
     from digests.render import discord_messages, markdown, plain_text
+    from digests.render.discord import sendable
     from digests.render.terminal import print_messages
     from digests.schedule import check_timezone, parse_since
     from digests.services.digests import digest_now
@@ -519,7 +520,9 @@ def digest(
     if built.waiting:
         errors.print(f"{built.waiting} article(s) await summarizing: run `sitrep summarize-pending` to include them.")
     if output is DigestFormat.discord:
-        sys.stdout.write(json.dumps(discord_messages(built), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps([sendable(m) for m in discord_messages(built)], ensure_ascii=False, indent=2) + "\n"
+        )
     elif output is DigestFormat.markdown:
         sys.stdout.write(markdown(built))
     elif output is DigestFormat.text:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from digests.errors import SitrepError
 from digests.kinds import TargetKind
+from digests.render.discord import sendable
 from digests.render.terminal import print_messages
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class WebhookSender:
         """Execute the webhook with ?wait=true and return the created message's id."""
         for _ in range(5):
             try:
-                async with self.session.post(self.url, params={"wait": "true"}, json=payload) as response:
+                async with self.session.post(self.url, params={"wait": "true"}, json=sendable(payload)) as response:
                     text = await response.text()
                     if response.status in (200, 201):
                         return str(json.loads(text).get("id", ""))

@@ -120,6 +120,8 @@ class FakeDiscord:
     def __init__(self) -> None:
         self.guilds: dict[int, dict[str, Any]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.threads: dict[str, dict[str, Any]] = {}
+        self.dm_channels: dict[str, dict[str, Any]] = {}
         self.nonces: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.interactions: dict[str, Interaction] = {}
@@ -527,10 +529,50 @@ class FakeDiscord:
                 record.changed.set()
             return self._json(self._message("0", body))
         if parts[0] == "channels" and len(parts) == 2 and method == "GET":
-            guild_id, channel = next(
-                (g, c) for g, guild in self.guilds.items() for c in guild["channels"] if c["id"] == parts[1]
+            if parts[1] in self.threads:
+                return self._json(self.threads[parts[1]])
+            found = next(
+                ((g, c) for g, guild in self.guilds.items() for c in guild["channels"] if c["id"] == parts[1]), None
             )
+            if found is None:
+                return self._json({"message": "Unknown Channel", "code": 10003}, status=404)
+            guild_id, channel = found
             return self._json({**channel, "guild_id": str(guild_id)})
+        if parts[0] == "channels" and len(parts) == 3 and parts[2] == "threads" and method == "POST":
+            # A thread without a starter message (Start Thread without Message).
+            parent = next(c for guild in self.guilds.values() for c in guild["channels"] if c["id"] == parts[1])
+            if not 1 <= len(body.get("name") or "") <= 100:
+                return self._json({"code": 50035, "message": "Invalid Form Body", "errors": {"name": {}}}, 400)
+            thread = {
+                "id": snowflake(),
+                "type": body.get("type", 11),
+                "guild_id": parent["guild_id"],
+                "parent_id": parent["id"],
+                "owner_id": str(BOT_ID),
+                "name": body["name"],
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "message_count": 0,
+                "member_count": 1,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                    "archive_timestamp": _now(),
+                    "locked": False,
+                },
+            }
+            self.threads[thread["id"]] = thread
+            return self._json(thread, status=201)
+        if path == "/users/@me/channels" and method == "POST":
+            recipient = str(body["recipient_id"])
+            channel = self.dm_channels.setdefault(
+                recipient,
+                {"id": snowflake(), "type": 1, "last_message_id": None, "recipients": [user(int(recipient), "member")]},
+            )
+            return self._json(channel)
+        if parts[0] == "users" and len(parts) == 2 and parts[1].isdigit() and method == "GET":
+            return self._json(user(int(parts[1]), f"user{int(parts[1]) % 100}"))
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
             channel_id = parts[1]
             if self.rate_limit_next[channel_id] > 0:

@@ -16,7 +16,7 @@ import pytest
 import yarl
 from discord import app_commands
 from rich.console import Console
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from bot.client import SitrepBot, run_bot
 from digests.errors import ConfigError, SitrepError
@@ -87,12 +87,16 @@ async def test_start_up_syncs_every_command(wire: tuple[FakeDiscord, SitrepBot])
         "article",
         "country",
         "digest",
+        "follow",
+        "following",
         "search",
         "sources",
         "status",
+        "story",
         "subscribe",
         "subscriptions",
         "topic",
+        "unfollow",
         "unsubscribe",
     ]
     admin = {c["name"]: c for c in fake.commands["global"]}
@@ -106,9 +110,10 @@ def test_no_two_commands_share_a_name_and_every_option_is_described() -> None:
     from bot.exts.admin._cog import Admin
     from bot.exts.digests._cog import Digests
     from bot.exts.queries._cog import Queries
+    from bot.exts.stories._cog import Stories
 
     names: list[str] = []
-    for cog in (Admin, Digests, Queries):
+    for cog in (Admin, Digests, Queries, Stories):
         for command in cog.__cog_app_commands__:
             names.append(command.name)
             leaves = command.commands if isinstance(command, app_commands.Group) else [command]
@@ -391,3 +396,106 @@ def test_a_bot_split_into_shards_runs_one_shard_per_process(tmp_path: Path) -> N
     assert (bot.shard_id, bot.shard_count) == (2, 4)
     with pytest.raises(ConfigError, match="run one process per shard"):
         SitrepBot(make_settings(discord={"shard_count": 4, "shard_ids": [1, 2]}), console=Console(file=io.StringIO()))
+
+
+async def _peru_story(bot: SitrepBot, *outlets: str) -> int:
+    """Store one article per outlet on one event, place them in stories, and return the story's id."""
+    from digests.services import stories
+
+    database = bot.app.database
+    for number, outlet in enumerate(outlets):
+        source_id = await add_source(database, outlet)
+        title = "Peru's Congress ousts interim president Jeri" + (f", {outlet} reports" if number else "")
+        text = "Peru's Congress voted to remove interim president José Jerí on Tuesday after a vote of 75 to 24."
+        article = await add_article(
+            database,
+            title,
+            ready_at=datetime.now(UTC),
+            source_id=source_id,
+            url=f"https://{outlet.lower()}.example/peru",
+            sections=[(None, text)],
+        )
+        async with database.sessions.begin() as session:
+            await session.execute(update(Article).where(Article.id == article).values(needs_story=True, text=text))
+    await stories.place_pending(database, bot.app.models.encoder, bot.settings.stories)
+    found = await stories.find(database, "Peru", guild_id=GUILD)
+    assert len(found) == 1, [(s.id, s.title, [c.source for c in s.coverage]) for s in found]
+    return found[0].id
+
+
+async def test_story_autocomplete_paging_follow_and_direct_messages(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    bot.settings.discord.page_size = 1
+    story_id = await _peru_story(bot, "Reuters", "BBC")
+    typed = [{"type": 3, "name": "story", "value": "congress", "focused": True}]
+    suggested = await (await fake.interact(GUILD, CHANNEL, "story", typed, kind=4)).answered()
+    assert suggested["type"] == 8
+    assert [c["value"] for c in suggested["data"]["choices"]] == [str(story_id)]
+    shown = await fake.interact(GUILD, CHANNEL, "story", [{"type": 3, "name": "story", "value": str(story_id)}])
+    body = (await shown.answered())["data"]
+    embed = body["embeds"][0]
+    assert embed["fields"][0]["name"] == "Reported by 2 outlet(s)"
+    assert embed["footer"]["text"].startswith(f"Story {story_id} · page 1 of 2")
+    buttons = [c["custom_id"] for row in body["components"] for c in row["components"]]
+    assert f"sitrep:follow:{story_id}" in buttons
+    # Anyone may press Follow, once.
+    message = fake._message(str(CHANNEL), body)
+    pressed = await fake.press(GUILD, CHANNEL, message, f"sitrep:follow:{story_id}", user_id=MEMBER_ID)
+    assert "You follow story" in (await pressed.answered())["data"]["content"]
+    again = await fake.press(GUILD, CHANNEL, message, f"sitrep:follow:{story_id}", user_id=MEMBER_ID)
+    assert "already follow" in (await again.answered())["data"]["content"]
+    cog = bot.get_cog("Stories")
+    assert await cog.send_follow_updates() == 0  # nothing new yet
+    await _peru_story(bot, "AP")
+    assert await cog.send_follow_updates() == 1
+    (dm,) = fake.dm_channels.values()
+    (told,) = fake.messages[dm["id"]]
+    assert told["embeds"][0]["title"].startswith("Update: Peru's Congress")
+    assert "AP" in told["embeds"][0]["description"]
+    await _peru_story(bot, "AFP")
+    assert await cog.send_follow_updates() == 0  # at most one message per story per period
+    listed = await fake.interact(GUILD, CHANNEL, "following", user_id=MEMBER_ID)
+    assert f"**{story_id}.**" in (await listed.answered())["data"]["content"]
+    gone = [{"type": 3, "name": "story", "value": str(story_id)}]
+    stopped = await fake.interact(GUILD, CHANNEL, "unfollow", gone, user_id=MEMBER_ID)
+    assert "no longer follow" in (await stopped.answered())["data"]["content"]
+    unknown = await fake.interact(GUILD, CHANNEL, "story", [{"type": 3, "name": "story", "value": "99999"}])
+    assert "There is no story 99999 here." in (await unknown.answered())["data"]["content"]
+    nothing = [{"type": 3, "name": "story", "value": "volcano"}]
+    missing = await fake.interact(GUILD, CHANNEL, "follow", nothing, user_id=MEMBER_ID)
+    assert "No story has 'volcano' in its title" in (await missing.answered())["data"]["content"]
+    assert fake.bad_requests == []
+
+
+async def test_updates_go_to_one_thread_per_story_exactly_once(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, bot = wire
+    from digests.services.admin import add_subscription
+
+    subscription = await add_subscription(
+        bot.app.database,
+        bot.settings,
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        schedule="0 8 * * *",
+        timezone="UTC",
+        threads=True,
+    )
+    await _peru_story(bot, "Reuters")
+    first = datetime.now(UTC)
+    await bot.app.deliver(subscription.id, first)
+    digest = fake.messages[str(CHANNEL)]
+    follow = [c["custom_id"] for m in digest for row in m["components"] for c in row["components"]]
+    assert any(f.startswith("sitrep:follow:") for f in follow)  # a Follow button per story item
+    assert fake.threads == {}
+    last = first
+    for outlet in ("BBC", "AP"):
+        await _peru_story(bot, outlet)
+        last = datetime.now(UTC)
+        await bot.app.deliver(subscription.id, last)
+    (thread,) = fake.threads.values()  # one thread for the story, opened once
+    assert thread["name"].startswith("Peru's Congress ousts interim president Jeri")
+    updates = fake.messages[thread["id"]]
+    assert [m["embeds"][0]["author"]["name"].startswith("Update") for m in updates] == [True, True]
+    await bot.app.deliver(subscription.id, last)  # the same window again: nothing twice
+    assert len(fake.messages[thread["id"]]) == 2
+    assert fake.bad_requests == []

@@ -184,21 +184,52 @@ def _shrink(embed: dict[str, Any]) -> dict[str, Any]:
     return embed
 
 
-def discord_messages(digest: Digest) -> list[dict[str, Any]]:
-    """Return the digest as Discord message payloads, in order, each within every Discord limit."""
-    embeds = [_header(digest)]
+FOLLOW = "_follow"
+"""Payload key (never sent as such): the stories of a message's items, for the bot's Follow buttons."""
+THREAD = "_thread"
+"""Payload key (never sent as such): the story thread a message goes to instead of the channel."""
+
+
+def sendable(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return a payload without Sitrep's own keys, as Discord takes it."""
+    return {key: value for key, value in payload.items() if not key.startswith("_")}
+
+
+def discord_messages(
+    digest: Digest, *, threads: bool = False, subscription_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Return the digest as Discord message payloads, in order, each within every Discord limit.
+
+    With ``threads``, an update on a story the subscription had before goes to that story's thread (one
+    message each, after the digest) instead of the digest itself.
+    """
+    embeds: list[tuple[dict[str, Any], int | None]] = [(_header(digest), None)]
+    threaded: list[dict[str, Any]] = []
     for group in digest.groups:
-        embeds.extend(_article(item, group.topic) for item in group.items)
+        for item in group.items:
+            if threads and item.update and item.story_id is not None:
+                threaded.append(
+                    {
+                        "embeds": [_article(item, group.topic)],
+                        "allowed_mentions": NO_MENTIONS,
+                        THREAD: {"subscription": subscription_id, "story": item.story_id, "name": item.title},
+                    }
+                )
+            else:
+                embeds.append((_article(item, group.topic), item.story_id))
     messages: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
+    stories: list[int] = []
     size = 0
-    for embed in embeds:
+    for embed, story_id in embeds:
         extra = embed_size(embed)
         if current and (len(current) == EMBEDS_PER_MESSAGE or size + extra > MESSAGE_TOTAL):
-            messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS})
-            current, size = [], 0
+            messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS, FOLLOW: stories})
+            current, stories, size = [], [], 0
         current.append(embed)
+        if story_id is not None:
+            stories.append(story_id)
         size += extra
     if current:
-        messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS})
-    return messages
+        messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS, FOLLOW: stories})
+    return messages + threaded

@@ -61,6 +61,7 @@ class Admin(commands.Cog):
         topics="Only these topics, separated by commas",
         countries="Only these countries, separated by commas",
         max_items="At most this many articles per digest (1-50, default 10)",
+        threads="Post updates on a story already sent in one thread per story (default off)",
     )
     @app_commands.autocomplete(topics=topic_autocomplete, countries=country_autocomplete)
     @app_commands.default_permissions(manage_guild=True)
@@ -75,6 +76,7 @@ class Admin(commands.Cog):
         topics: Listing | None = None,
         countries: Listing | None = None,
         max_items: app_commands.Range[int, 1, 50] = 10,
+        threads: bool = False,
     ) -> None:
         """Create a subscription for this server."""
         subscription = await admin.add_subscription(
@@ -87,13 +89,15 @@ class Admin(commands.Cog):
             topics=_split(topics),
             countries=_split(countries),
             max_items=max_items,
+            threads=threads,
         )
         await self.app.subscriptions_changed()
         filters = ", ".join(subscription.topics + subscription.countries) or "everything"
         await _ephemeral(
             interaction,
             f"Subscription {subscription.id}: digests of {filters} in <#{channel.id}> on '{subscription.schedule}' "
-            f"({subscription.timezone}), at most {subscription.max_items} articles.",
+            f"({subscription.timezone}), at most {subscription.max_items} articles"
+            + (", updates in one thread per story." if subscription.threads else "."),
         )
 
     @app_commands.command(name="unsubscribe", description="Stop one of this server's scheduled digests.")

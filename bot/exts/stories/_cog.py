@@ -1,0 +1,191 @@
+"""Stories in Discord: look one up with all its coverage, follow it, and hear of its new articles by DM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.client import SitrepBot
+from bot.exts.common import Name, bot_of
+from bot.render import follow_update_embed, story_embed
+from bot.tree import reply
+from bot.views import FollowButton, SitrepView, follow_story
+from digests.errors import NotFoundError
+from digests.kinds import Role
+from digests.services import stories as service
+from digests.services.stories import StoryRecord
+from digests.text import cut
+
+log = logging.getLogger(__name__)
+
+
+async def _story(interaction: discord.Interaction, value: str) -> StoryRecord:
+    """Resolve a story option: a story number (from autocompletion) or words of its title."""
+    database = bot_of(interaction).app.database
+    text = value.strip()
+    if text.isdigit():
+        found = await service.story(database, int(text), guild_id=interaction.guild_id)
+        if found is None:
+            raise NotFoundError(f"There is no story {text} here.")
+        return found
+    matches = await service.find(database, text, guild_id=interaction.guild_id, limit=1)
+    if not matches:
+        raise NotFoundError(f"No story has {cut(text, 100)!r} in its title. Try fewer words.")
+    return matches[0]
+
+
+async def story_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Offer stories whose title has what was typed (the latest when nothing was), by number."""
+    database = bot_of(interaction).app.database
+    if current.strip():
+        found = await service.find(database, current, guild_id=interaction.guild_id, limit=25)
+    else:
+        since = datetime(1970, 1, 1, tzinfo=UTC)
+        found = await service.recent(database, since=since, guild_id=interaction.guild_id, limit=25)
+    return [
+        app_commands.Choice(name=cut(f"{s.title} ({len(s.coverage)} article(s))", 100), value=str(s.id)) for s in found
+    ]
+
+
+async def following_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Offer the stories the member follows."""
+    found = await service.following(bot_of(interaction).app.database, user_id=interaction.user.id)
+    wanted = current.casefold()
+    return [
+        app_commands.Choice(name=cut(s.title, 100), value=str(s.id)) for s in found if wanted in s.title.casefold()
+    ][:25]
+
+
+class StoryView(SitrepView):
+    """A story's coverage a page at a time, with a Follow button."""
+
+    def __init__(self, story: StoryRecord, *, owner_id: int, page_size: int, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.story, self.owner_id, self.page_size, self.page = story, owner_id, page_size, 0
+        self.message: discord.Message | None = None
+        self.pages = max((len(story.coverage) + page_size - 1) // page_size, 1)
+        self._rebuild()
+
+    def embed(self) -> discord.Embed:
+        """Return the current page."""
+        return story_embed(self.story, page=self.page, page_size=self.page_size)
+
+    def _rebuild(self) -> None:
+        self.clear_items()
+        for label, step in (("Previous", -1), ("Next", 1)):
+            disabled = self.page == 0 if step < 0 else self.page >= self.pages - 1
+            button: discord.ui.Button[StoryView] = discord.ui.Button(
+                label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=f"sitrep:story:{step}"
+            )
+            button.callback = self._turner(step)  # type: ignore[method-assign]
+            self.add_item(button)
+        self.add_item(FollowButton(self.story.id))
+
+    def _turner(self, step: int) -> Any:
+        async def turn(interaction: discord.Interaction) -> None:
+            if interaction.user.id != self.owner_id:
+                await reply(interaction, "These buttons belong to someone else's search.")
+                return
+            self.page = min(max(self.page + step, 0), self.pages - 1)
+            self._rebuild()
+            await interaction.response.edit_message(embed=self.embed(), view=self)
+
+        return turn
+
+    async def on_timeout(self) -> None:
+        """Disable the paging buttons once the view stops listening (Follow keeps working)."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button) and item.custom_id and item.custom_id.startswith("sitrep:story"):
+                item.disabled = True
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(view=self)
+
+
+class Stories(commands.Cog):
+    """Stories: one event's articles from every outlet."""
+
+    def __init__(self, bot: SitrepBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Start telling followers of new articles (in the process that runs the bot's jobs)."""
+        if Role.DELIVER in self.bot.roles:
+            self.tell_followers.change_interval(seconds=self.bot.settings.discord.follow_check_seconds)
+            self.tell_followers.start()
+
+    async def cog_unload(self) -> None:
+        """Stop the follower check."""
+        self.tell_followers.cancel()
+
+    @app_commands.command(name="story", description="A story and every outlet's article on it.")
+    @app_commands.describe(story="A story: pick one, or type words of its title")
+    @app_commands.autocomplete(story=story_autocomplete)
+    async def story(self, interaction: discord.Interaction, story: Name) -> None:
+        """Show a story with its coverage, paged."""
+        found = await _story(interaction, story)
+        settings = self.bot.settings.discord
+        view = StoryView(
+            found, owner_id=interaction.user.id, page_size=settings.page_size, timeout=settings.view_timeout_seconds
+        )
+        await interaction.response.send_message(
+            embed=view.embed(), view=view, allowed_mentions=discord.AllowedMentions.none()
+        )
+        view.message = await interaction.original_response()
+
+    @app_commands.command(name="follow", description="Get a direct message when a story has new articles.")
+    @app_commands.describe(story="A story: pick one, or type words of its title")
+    @app_commands.autocomplete(story=story_autocomplete)
+    async def follow(self, interaction: discord.Interaction, story: Name) -> None:
+        """Follow a story."""
+        await follow_story(interaction, (await _story(interaction, story)).id)
+
+    @app_commands.command(name="unfollow", description="Stop following a story.")
+    @app_commands.describe(story="A story you follow")
+    @app_commands.autocomplete(story=following_autocomplete)
+    async def unfollow(self, interaction: discord.Interaction, story: Name) -> None:
+        """Stop following a story."""
+        if not story.strip().isdigit():
+            raise NotFoundError("Pick the story from the list, or give its number (see /following).")
+        await service.unfollow(self.bot.app.database, int(story), user_id=interaction.user.id)
+        await reply(interaction, f"You no longer follow story {int(story)}.")
+
+    @app_commands.command(name="following", description="The stories you follow.")
+    async def following(self, interaction: discord.Interaction) -> None:
+        """List the stories the member follows."""
+        found = await service.following(self.bot.app.database, user_id=interaction.user.id)
+        lines = [f"**{s.id}.** {cut(s.title, 150)} · {len(s.coverage)} article(s)" for s in found]
+        await reply(interaction, "\n".join(lines) if lines else "You follow no story. Use /follow or a Follow button.")
+
+    @tasks.loop(seconds=300)
+    async def tell_followers(self) -> None:
+        """Send each follower the new articles of the stories they follow (at most one DM per story per period)."""
+        await self.send_follow_updates()
+
+    async def send_follow_updates(self) -> int:
+        """Send the due follow messages now; return how many were sent."""
+        settings = self.bot.settings.discord
+        updates = await service.follow_updates(
+            self.bot.app.database, now=datetime.now(UTC), every_minutes=settings.follow_message_minutes
+        )
+        sent = 0
+        for update in updates:
+            try:
+                user = self.bot.get_user(update.user_id) or await self.bot.fetch_user(update.user_id)
+                await user.send(
+                    embed=follow_update_embed(update.story, update.new), allowed_mentions=discord.AllowedMentions.none()
+                )
+                sent += 1
+            except discord.HTTPException as error:  # DMs closed, user gone: the claim stands, nothing is resent
+                log.warning("Could not tell user %s about story %s: %s", update.user_id, update.story.id, error)
+        return sent
+
+    @tell_followers.before_loop
+    async def _ready(self) -> None:
+        await self.bot.wait_until_ready()
