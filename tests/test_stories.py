@@ -235,3 +235,35 @@ def test_no_source_fills_more_than_its_share_while_others_have_items() -> None:
     assert shown.count("Other") == 2
     alone = compose_digest([record(n, "Greenland Daily") for n in range(10)], filters)
     assert alone.shown == 5  # a cap never leaves slots empty
+
+
+async def test_a_subscription_has_a_story_only_once_its_digest_is_sent(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from digests.delivery import TerminalSender
+    from digests.services.deliveries import record_delivery, send_delivery
+    from tests.conftest import make_settings
+
+    await _peru(database)
+    await service.place_pending(database, encoder, StorySettings())
+    async with database.sessions.begin() as session:
+        subscription = Subscription(name="s", target_kind="terminal", target="terminal", schedule="0 8 * * *")
+        session.add(subscription)
+        await session.flush()
+        subscription_id = subscription.id
+    settings = make_settings(database.url, digest={"subscriptions": [], "window_hours": 48})
+    delivery = await record_delivery(subscription_id, NOW + timedelta(hours=1), database=database, settings=settings)
+    assert delivery is not None
+    carried = {int(story): count for story, count in (delivery.stories or {}).items()}
+    assert sorted(carried.values()) == [1, 2]
+    async with database.sessions() as session:
+        assert await story_store.members_sent(subscription_id, list(carried), session=session) == {}
+    terminal = TerminalSender(Console(file=StringIO()))
+    outcome = await send_delivery(delivery.id, database=database, settings=settings, sender_for=lambda _: terminal)
+    assert outcome.status == "sent"
+    async with database.sessions() as session:
+        assert await story_store.members_sent(subscription_id, list(carried), session=session) == carried
