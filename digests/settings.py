@@ -125,9 +125,11 @@ class StorySettings(BaseModel):
     # A story takes new members until it has had none for this long (it "goes quiet").
     quiet_hours: float = Field(default=72.0, gt=0)
     # Two articles are one event when their title-and-lead embeddings are at least this close...
-    min_cosine: float = Field(default=0.7, ge=0, le=1)
+    min_cosine: float = Field(default=0.75, ge=0, le=1)
     # ...and their titles share this share of their distinctive (rarity-weighted) words.
-    min_title_overlap: float = Field(default=0.3, ge=0, le=1)
+    min_title_overlap: float = Field(default=0.2, ge=0, le=1)
+    # Articles this close are one event whatever their titles (copies, lightly edited rewrites).
+    same_cosine: float = Field(default=0.9, ge=0, le=1)
     # An article must pair with at least half of this many of the story's latest members.
     linkage_members: int = Field(default=5, ge=1)
 

@@ -28,7 +28,7 @@ def _unit(*values: float) -> np.ndarray:
 
 def test_close_vectors_with_shared_names_join_and_templates_do_not() -> None:
     matcher = StoryMatcher(StorySettings())
-    near = _unit(1, 0.05, 0)
+    near = _unit(1, 0.7, 0)  # cosine 0.82 to (1, 0, 0): close, but not a copy
     window = [WindowStory(1, [Member("Purolator agrees buyout with Hutton", _unit(1, 0, 0))])]
     same = Incoming(10, "Hutton starts Purolator bid", near, NOW)
     (placed,) = matcher.place([same], window)
@@ -267,3 +267,24 @@ async def test_a_subscription_has_a_story_only_once_its_digest_is_sent(
     assert outcome.status == "sent"
     async with database.sessions() as session:
         assert await story_store.members_sent(subscription_id, list(carried), session=session) == carried
+
+
+def test_title_words_are_stemmed_and_keep_numbers() -> None:
+    from digests.stories.cluster import title_words
+
+    assert title_words("UK interest rates held at 4.75%") >= {"rate", "interest", "4.75"}
+    assert title_words("Bank holds interest rate at 4.75%") & title_words("UK interest rates held at 4.75%") == {
+        "rate",
+        "interest",
+        "4.75",
+    }
+    assert title_words("Turkey-Iran mobile deal 'at risk'") >= {"turkey", "iran"}
+
+
+def test_the_same_headline_is_one_story_even_when_the_texts_differ() -> None:
+    matcher = StoryMatcher(StorySettings())
+    window = [WindowStory(3, [Member("Asia shares defy post-quake gloom", _unit(1, 0, 0))])]
+    (placed,) = matcher.place([Incoming(30, "Asia shares defy post-quake gloom", _unit(1, 1.2, 0), NOW)], window)
+    assert placed.story_id == 3  # cosine 0.64 only, but word for word the same headline
+    (other,) = matcher.place([Incoming(31, "Asia shares defy gloom", _unit(1, 1.2, 0), NOW)], window)
+    assert other.story_id is None

@@ -15,13 +15,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
+import snowballstemmer
 
 from digests.settings import StorySettings
 from digests.text import fold_spaces
 
-_WORD = re.compile(r"[^\W_][\w'\-]*")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_][\w'’]*")
 _STOP = frozenset(
     """the a an of in on to for and or by with at from as is are be it its says said say over after new not
     but into about than this that will would could may has have had was were his her their our your who what
@@ -30,12 +32,29 @@ _STOP = frozenset(
 # Titles seen in a window are too few to estimate rarity below this many; more are assumed unseen.
 _MIN_TITLES = 200
 _LEAD_CHARS = 300
+# Headlines with at least this many content words, identical once folded and stemmed, tell one event.
+_SAME_TITLE_WORDS = 3
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
 
 
 def title_words(title: str) -> frozenset[str]:
-    """Return the content words of a title, case-folded."""
-    words = (w.casefold().strip("'-") for w in _WORD.findall(title))
-    return frozenset(w for w in words if len(w) > 2 and w not in _STOP)
+    """Return the content words of a title: case-folded, stemmed ("rates" and "rate" are one), with numbers."""
+    words = set()
+    for token in _TOKEN.findall(title):
+        word = token.casefold().strip("'-").removesuffix("'s").removesuffix("’s")
+        if word[:1].isdigit():
+            if len(word) > 1:
+                words.add(word)
+        elif len(word) > 2 and word not in _STOP:
+            words.add(_stem(word))
+    return frozenset(words)
 
 
 def event_text(title: str, text: str) -> str:
@@ -125,6 +144,7 @@ class StoryMatcher:
 
     def __init__(self, settings: StorySettings) -> None:
         self.min_cosine = settings.min_cosine
+        self.same_cosine = settings.same_cosine
         self.min_overlap = settings.min_title_overlap
         self.linkage = settings.linkage_members
 
@@ -173,11 +193,19 @@ class StoryMatcher:
         cosines = np.stack([m.vector for m in usable]) @ member.vector
         pairs = 0
         for other, cosine in zip(usable, cosines, strict=True):
-            if cosine >= self.min_cosine and self._overlap(member.words, other.words, rarity):
+            if self._pair(member, other, float(cosine), rarity):
                 pairs += 1
         if not pairs or pairs * 2 < len(usable):
             return -1.0
         return float(cosines.mean())
+
+    def _pair(self, member: Member, other: Member, cosine: float, rarity: _Rarity) -> bool:
+        """Say whether two articles tell one event: near-identical text, the same headline, or close and alike."""
+        if cosine >= self.same_cosine:
+            return True
+        if len(member.words) >= _SAME_TITLE_WORDS and member.words == other.words:
+            return True
+        return cosine >= self.min_cosine and self._overlap(member.words, other.words, rarity)
 
     def _overlap(self, left: frozenset[str], right: frozenset[str], rarity: _Rarity) -> bool:
         shared = left & right
