@@ -132,6 +132,8 @@ class StorySettings(BaseModel):
     same_cosine: float = Field(default=0.9, ge=0, le=1)
     # An article must pair with at least half of this many of the story's latest members.
     linkage_members: int = Field(default=5, ge=1)
+    # Articles placed per transaction: the open stories are read once per batch.
+    batch_size: int = Field(default=512, ge=1)
 
 
 class SubscriptionSpec(BaseModel):

@@ -198,7 +198,8 @@ async def summarize_pending(
         advance()
     report.tag_seconds = time.perf_counter() - started - report.summarize_seconds
     stories = StoryReport()
-    while await place_batch(database, enricher.embed, enricher.settings.stories, batch_size=batch_size, report=stories):
+    placing = enricher.settings.stories
+    while await place_batch(database, enricher.embed, placing, batch_size=placing.batch_size, report=stories):
         pass
     report.articles_placed, report.new_stories = stories.placed, stories.new_stories
     report.seconds = time.perf_counter() - started

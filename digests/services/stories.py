@@ -69,25 +69,20 @@ async def place_batch(
             ]
             placements = matcher.place([Incoming(a.id, a.title, v, a.at) for a, v in articles], window)
             found = {a.id: (a, v) for a, v in articles}
-            created: dict[int, int] = {}
+            joinings = []
             for placement in placements:
                 article, vector = found[placement.article_id]
-                target = placement.story_id
-                if target is None and placement.new_group is not None:
-                    target = created.get(placement.new_group)
                 raw = vector.astype(np.float16).tobytes() if vector is not None else None
-                story_id = await store.join(
-                    article, target, similarity=placement.similarity, vector=raw, session=session
+                joinings.append(
+                    store.Joining(article, placement.story_id, placement.new_group, placement.similarity, raw)
                 )
-                if target is None and placement.new_group is not None:
-                    created[placement.new_group] = story_id
-                    report.new_stories += 1
+            report.new_stories += await store.join_all(joinings, session=session)
         report.placed += len(work)
         return len(work)
 
 
 async def place_pending(
-    database: Database, encoder: SentenceEncoder, settings: StorySettings, *, batch_size: int = 256
+    database: Database, encoder: SentenceEncoder, settings: StorySettings, *, batch_size: int | None = None
 ) -> StoryReport:
     """Place every waiting article in a story (blocking encoder calls; for tools and tests)."""
 
@@ -95,7 +90,7 @@ async def place_pending(
         return encoder.encode(texts)
 
     report = StoryReport()
-    while await place_batch(database, embed, settings, batch_size=batch_size, report=report):
+    while await place_batch(database, embed, settings, batch_size=batch_size or settings.batch_size, report=report):
         pass
     return report
 

@@ -64,7 +64,11 @@ class Article(Base):
     """One article, stored once whatever brought it in, with its text split into sections."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_published_at", "published_at"),)
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        # Articles waiting for a story, oldest ready first, found without scanning the others.
+        Index("ix_articles_needs_story", "needs_story", "ready_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # SHA-256 of the identity: feed entry id, else canonical URL, else normalized text.
@@ -92,7 +96,7 @@ class Article(Base):
     full_text_due: Mapped[datetime | None] = mapped_column(index=True)
     full_text_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the article is (again) ready; cleared once it has joined a story.
-    needs_story: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    needs_story: Mapped[bool] = mapped_column(Boolean, default=False)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     countries: Mapped[list[ArticleCountry]] = relationship(

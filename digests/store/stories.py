@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -70,34 +71,65 @@ async def open_stories(
     ]
 
 
-async def join(
-    article: StoryWork, story_id: int | None, *, similarity: float, vector: bytes | None, session: AsyncSession
-) -> int:
-    """Put ``article`` in story ``story_id``, or in a new story when it is None; return the story's id."""
-    if (member := await session.get(StoryMember, article.id)) is not None:  # changed text, tagged again
-        await session.execute(update(Article).where(Article.id == article.id).values(needs_story=False))
-        return member.story_id
-    story = await session.get(Story, story_id) if story_id is not None else None
-    if story is None:
-        story = Story(
-            guild_id=article.guild_id,
-            title=article.title,
-            first_seen=article.at,
-            last_updated=article.at,
-            member_count=0,
-        )
-        session.add(story)
+@dataclass(slots=True, frozen=True)
+class Joining:
+    """An article to record in a story: an existing one (``story_id``) or a new one (``new_group`` of a batch)."""
+
+    article: StoryWork
+    story_id: int | None
+    new_group: int | None
+    similarity: float
+    vector: bytes | None
+
+
+def _new_story(article: StoryWork, session: AsyncSession) -> Story:
+    story = Story(guild_id=article.guild_id, title=article.title, first_seen=article.at, last_updated=article.at)
+    story.member_count = 0
+    session.add(story)
+    return story
+
+
+async def join_all(joinings: Sequence[Joining], *, session: AsyncSession) -> int:
+    """Record a batch of placements in a few statements; return how many stories were created."""
+    if not joinings:
+        return 0
+    ids = [j.article.id for j in joinings]
+    placed = await story_of(ids, session=session)  # changed text, tagged again: it keeps its story
+    todo = [j for j in joinings if j.article.id not in placed]
+    wanted = {j.story_id for j in todo if j.story_id is not None}
+    stories = {s.id: s for s in await session.scalars(select(Story).where(Story.id.in_(wanted)))} if wanted else {}
+    created: dict[int, Story] = {}
+    for joining in todo:
+        if joining.story_id is None and joining.new_group is not None and joining.new_group not in created:
+            created[joining.new_group] = _new_story(joining.article, session)
+    if created:
         await session.flush()
-    session.add(
-        StoryMember(
-            article_id=article.id, story_id=story.id, joined_at=article.at, similarity=similarity, vector=vector
-        )
+    members = []
+    for joining in todo:
+        found = stories.get(joining.story_id) if joining.story_id is not None else None
+        found = found or (created.get(joining.new_group) if joining.new_group is not None else None)
+        if found is None:  # the story was deleted meanwhile: the article starts its own
+            found = _new_story(joining.article, session)
+            await session.flush()
+            stories[found.id] = found
+        story = found
+        at = joining.article.at
+        members.append(
+            {"article_id": joining.article.id, "story_id": story.id, "joined_at": at,
+             "similarity": joining.similarity, "vector": joining.vector}
+        )  # fmt: skip
+        story.member_count += 1
+        story.first_seen = min(story.first_seen, at)
+        story.last_updated = max(story.last_updated, at)
+    if members:
+        await session.execute(insert(StoryMember), members)
+    await session.execute(
+        update(Article)
+        .where(Article.id.in_(ids))
+        .values(needs_story=False)
+        .execution_options(synchronize_session=False)
     )
-    story.member_count += 1
-    story.first_seen = min(story.first_seen, article.at)
-    story.last_updated = max(story.last_updated, article.at)
-    await session.execute(update(Article).where(Article.id == article.id).values(needs_story=False))
-    return story.id
+    return len(created)
 
 
 async def forget_since(since: datetime, *, session: AsyncSession) -> int:

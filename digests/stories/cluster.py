@@ -44,6 +44,7 @@ def _stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+@lru_cache(maxsize=200_000)
 def title_words(title: str) -> frozenset[str]:
     """Return the content words of a title: case-folded, stemmed ("rates" and "rate" are one), with numbers."""
     words = set()
@@ -139,6 +140,54 @@ class _Rarity:
             self.df.update(words - cluster.words)
 
 
+class _Index:
+    """Every open cluster's member vectors in one matrix, and their headlines, to find candidates fast.
+
+    One matrix product per article picks the clusters with a member close enough to matter; only those are
+    looked at closely (``StoryMatcher._joins``, over the members each cluster keeps).
+    """
+
+    def __init__(self, clusters: Sequence[_Cluster], incoming: int) -> None:
+        self.owners: list[_Cluster] = []
+        self.rows: list[np.ndarray] = []
+        self.matrix: np.ndarray | None = None
+        self.headlines: dict[frozenset[str], list[_Cluster]] = {}
+        self.sizes: set[int] = set()
+        self.spare = incoming
+        for cluster in clusters:
+            for member in cluster.members:
+                self.add(cluster, member)
+
+    def add(self, cluster: _Cluster, member: Member) -> None:
+        """Index a member of ``cluster``."""
+        self.headlines.setdefault(member.words, []).append(cluster)
+        if not member.vector.size:
+            return
+        self.owners.append(cluster)
+        self.rows.append(member.vector)
+        self.sizes.add(member.vector.size)
+        matrix = self.matrix
+        if matrix is not None and len(self.rows) <= matrix.shape[0] and matrix.shape[1] == member.vector.size:
+            matrix[len(self.rows) - 1] = member.vector
+        else:
+            self.matrix = None  # stacked again, with room to grow, on the next search
+
+    def candidates(self, member: Member, floor: float) -> list[_Cluster]:
+        """Return the clusters with a member at least ``floor`` close to ``member``, or with its headline."""
+        found = {id(c): c for c in self.headlines.get(member.words, [])}
+        size = member.vector.size
+        if self.rows and self.sizes == {size}:
+            if self.matrix is None:
+                self.matrix = np.zeros((len(self.rows) + self.spare, size), dtype=np.float32)
+                self.matrix[: len(self.rows)] = np.stack(self.rows)
+            close = [int(i) for i in np.flatnonzero(self.matrix[: len(self.rows)] @ member.vector >= floor)]
+        else:  # vectors of another size (the model changed) are compared one by one
+            close = [i for i, row in enumerate(self.rows) if row.size == size and float(row @ member.vector) >= floor]
+        for row in close:
+            found.setdefault(id(self.owners[row]), self.owners[row])
+        return list(found.values())
+
+
 class StoryMatcher:
     """Decide which story each incoming article belongs to."""
 
@@ -150,25 +199,21 @@ class StoryMatcher:
 
     def place(self, incoming: Sequence[Incoming], window: Sequence[WindowStory]) -> list[Placement]:
         """Place ``incoming`` (in time order) among the open stories and each other."""
-        clusters = [
-            _Cluster(
-                story.story_id,
-                None,
-                list(story.members[-self.linkage :]),
-                set().union(*(m.words for m in story.members)),
-            )
-            for story in window
-        ]
+        clusters = [_Cluster(story.story_id, None, list(story.members[-self.linkage :]), set()) for story in window]
+        for cluster in clusters:
+            cluster.words = set().union(*(m.words for m in cluster.members))
         ordered = sorted(incoming, key=lambda a: (a.at, a.article_id))
         members = [Member(a.title, a.vector if a.vector is not None else np.zeros(0)) for a in ordered]
         rarity = _Rarity(clusters, [m.words for m in members])
+        index = _Index(clusters, len(members))
         placements = []
         next_group = 0
         for article, member in zip(ordered, members, strict=True):
             best: _Cluster | None = None
             best_score = -1.0
             if article.vector is not None and member.words:
-                for cluster in clusters:
+                floor = min(self.min_cosine, self.same_cosine)
+                for cluster in index.candidates(member, floor):
                     score = self._joins(member, cluster, rarity)
                     if score > best_score:
                         best, best_score = cluster, score
@@ -177,10 +222,13 @@ class StoryMatcher:
                 best.members.append(member)
                 best.words |= member.words
                 del best.members[: -self.linkage]
+                index.add(best, member)
                 placements.append(Placement(article.article_id, best.story_id, best.group, round(best_score, 4)))
             else:
                 rarity.placed(member.words, None)
-                clusters.append(_Cluster(None, next_group, [member], set(member.words)))
+                cluster = _Cluster(None, next_group, [member], set(member.words))
+                clusters.append(cluster)
+                index.add(cluster, member)
                 placements.append(Placement(article.article_id, None, next_group, 1.0))
                 next_group += 1
         return placements

@@ -65,7 +65,7 @@ def upgrade() -> None:
     op.add_column("deliveries", sa.Column("stories", sa.JSON(), nullable=True))
     # A plain ADD COLUMN: a batch copy of the table would drop SQLite's full-text triggers.
     op.add_column("articles", sa.Column("needs_story", sa.Boolean(), nullable=False, server_default=sa.false()))
-    op.create_index("ix_articles_needs_story", "articles", ["needs_story"])
+    op.create_index("ix_articles_needs_story", "articles", ["needs_story", "ready_at"])
     # Articles ready before stories existed join them at the next enrichment.
     op.execute("UPDATE articles SET needs_story = ready_at IS NOT NULL")
 
