@@ -35,6 +35,7 @@ def collect(console: Console) -> dict[str, Any]:
         ("collection", "bench.collection", ("--feeds", "500")),
         ("startup", "bench.startup", ()),
         ("scaleout", "bench.scaleout", ("--articles", "240", "--processes", "1,2,4")),
+        ("story_scale", "bench.story_scale", ("--sizes", "10000,100000")),
     ]
     if BBC.exists():
         steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
@@ -158,6 +159,14 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "country micro P/R/F1, Reuters",
                 f"{k['precision']} / {k['recall']} / {k['f1']}",
                 f"pycountry name list {b['precision']} / {b['recall']} / {b['f1']}",
+            )
+        )
+    for entry in f.get("story_scale", {}).get("sizes", []):
+        out.append(
+            (
+                f"story placement articles/s, {entry['stored']:,} stored",
+                f"{entry['articles_per_second']}",
+                f"{entry['open_stories_in_window']} open stories in the window; encoder time excluded",
             )
         )
     st = f.get("stories", {})

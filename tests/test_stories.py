@@ -288,3 +288,14 @@ def test_the_same_headline_is_one_story_even_when_the_texts_differ() -> None:
     assert placed.story_id == 3  # cosine 0.64 only, but word for word the same headline
     (other,) = matcher.place([Incoming(31, "Asia shares defy gloom", _unit(1, 1.2, 0), NOW)], window)
     assert other.story_id is None
+
+
+async def test_an_article_tagged_again_keeps_its_story(database: Database, encoder: SentenceEncoder) -> None:
+    ids = await _peru(database)
+    await service.place_pending(database, encoder, StorySettings())
+    async with database.sessions.begin() as session:  # its text changed and it was tagged again
+        await session.execute(update(Article).where(Article.id == ids[0]).values(needs_story=True))
+    report = await service.place_pending(database, encoder, StorySettings())
+    assert (report.placed, report.new_stories) == (1, 0)
+    stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
+    assert sorted(len(s.coverage) for s in stories) == [1, 2]
