@@ -164,7 +164,7 @@ def main() -> None:
     """Print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--grid", action="store_true", help="also score a grid of thresholds")
-    print(json.dumps(run(parser.parse_args().grid), indent=2))
+    print(json.dumps(run(parser.parse_args().grid)))
 
 
 if __name__ == "__main__":

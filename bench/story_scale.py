@@ -130,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     figures = [asyncio.run(measure(size, args.new)) for size in sizes]
-    print(json.dumps({"sizes": figures, "peak_rss_mb": peak_rss_mb()}, indent=2))
+    print(json.dumps({"sizes": figures, "peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":

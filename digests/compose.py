@@ -235,7 +235,8 @@ def new_lines(earlier: Sequence[str], later: Sequence[str], limit: int = 2) -> l
     return found
 
 
-def _pooled(values: Sequence[Sequence[str]]) -> list[str]:
+def pooled(values: Sequence[Sequence[str]]) -> list[str]:
+    """Return the values of several articles, the most shared first (ties: the first seen first)."""
     counts = Counter(v for group in values for v in dict.fromkeys(group))
     first = {v: i for i, v in reversed(list(enumerate(v for group in values for v in group)))}
     return sorted(counts, key=lambda v: (-counts[v], first[v]))
@@ -256,8 +257,8 @@ def attach_stories(digest: Digest, stories: Mapping[int, StoryRecord], sent: Map
         item.articles = [Coverage(c.source, c.title, c.url, c.published_at) for c in coverage]
         item.first_seen, item.last_updated = story.first_seen, story.last_updated
         item.also_reported_by = [o for o in item.outlets if o != item.source]
-        item.countries = _pooled([item.countries, *(c.countries for c in coverage)])[:8]
-        item.topics = _pooled([item.topics, *(c.topics for c in coverage)])[:3]
+        item.countries = pooled([item.countries, *(c.countries for c in coverage)])[:8]
+        item.topics = pooled([item.topics, *(c.topics for c in coverage)])[:3]
         done = sent.get(story.id, 0)
         if done:  # an update: what the articles after those already sent add
             item.update = True

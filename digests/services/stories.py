@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from digests.compose import pooled
 from digests.errors import NotFoundError, SitrepError
 from digests.inference import SentenceEncoder
 from digests.settings import StorySettings
@@ -103,14 +104,6 @@ async def forget_since(database: Database, since: datetime) -> int:
     return count
 
 
-def _pooled(groups: list[tuple[str, ...]], limit: int) -> list[str]:
-    counts: dict[str, int] = {}
-    for group in groups:
-        for value in dict.fromkeys(group):
-            counts[value] = counts.get(value, 0) + 1
-    return sorted(counts, key=lambda v: -counts[v])[:limit]
-
-
 def as_json(story: StoryRecord) -> dict[str, Any]:
     """Return a story as JSON-ready data: its headline, summary, times, pooled tags and every article."""
     lead = next((c for c in story.coverage if c.summary), story.coverage[0])
@@ -120,8 +113,8 @@ def as_json(story: StoryRecord) -> dict[str, Any]:
         "summary": lead.summary,
         "first_seen": story.first_seen.isoformat(),
         "last_updated": story.last_updated.isoformat(),
-        "countries": _pooled([c.countries for c in story.coverage], 8),
-        "topics": _pooled([c.topics for c in story.coverage], 3),
+        "countries": pooled([c.countries for c in story.coverage])[:8],
+        "topics": pooled([c.topics for c in story.coverage])[:3],
         "articles": [
             {
                 "url": c.url,
