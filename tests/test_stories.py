@@ -299,3 +299,15 @@ async def test_an_article_tagged_again_keeps_its_story(database: Database, encod
     assert (report.placed, report.new_stories) == (1, 0)
     stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
     assert sorted(len(s.coverage) for s in stories) == [1, 2]
+
+
+async def test_the_same_headline_years_apart_is_two_stories(database: Database, encoder: SentenceEncoder) -> None:
+    ids = await _peru(database)
+    async with database.sessions.begin() as session:  # the BBC copy carries a date two years back
+        await session.execute(
+            update(Article).where(Article.id == ids[1]).values(published_at=NOW - timedelta(days=730))
+        )
+    report = await service.place_pending(database, encoder, StorySettings())
+    assert (report.placed, report.new_stories) == (3, 3)
+    old = await service.recent(database, since=NOW - timedelta(days=800), guild_id=None)
+    assert {s.first_seen.year for s in old} == {NOW.year, NOW.year - 2}

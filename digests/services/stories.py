@@ -15,7 +15,7 @@ from digests.compose import pooled
 from digests.errors import NotFoundError, SitrepError
 from digests.inference import SentenceEncoder
 from digests.settings import StorySettings
-from digests.store import Database
+from digests.store import Database, Session
 from digests.store import stories as store
 from digests.store.records import CoverageRecord, StoryRecord, StoryWork
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text
@@ -60,26 +60,54 @@ async def place_batch(
         for article, vector in zip(work, vectors, strict=True):
             by_scope[article.guild_id].append((article, vector))
         quiet = timedelta(hours=settings.quiet_hours)
-        for guild_id, articles in by_scope.items():
-            since = min(a.at for a, _ in articles) - quiet
-            window = [
-                WindowStory(s.id, [Member(title, _vector(raw)) for title, raw in s.members])
-                for s in await store.open_stories(
-                    [guild_id], since=since, latest=settings.linkage_members, session=session
-                )
-            ]
-            placements = matcher.place([Incoming(a.id, a.title, v, a.at) for a, v in articles], window)
-            found = {a.id: (a, v) for a, v in articles}
-            joinings = []
-            for placement in placements:
-                article, vector = found[placement.article_id]
-                raw = vector.astype(np.float16).tobytes() if vector is not None else None
-                joinings.append(
-                    store.Joining(article, placement.story_id, placement.new_group, placement.similarity, raw)
-                )
-            report.new_stories += await store.join_all(joinings, session=session)
+        for guild_id, everything in by_scope.items():
+            for articles in _spans(everything, quiet):
+                # Stories alive within the span's quiet time: a stray old date never widens it to years.
+                window = [
+                    WindowStory(s.id, [Member(title, _vector(raw)) for title, raw in s.members])
+                    for s in await store.open_stories(
+                        [guild_id],
+                        since=articles[0][0].at - quiet,
+                        until=articles[-1][0].at + quiet,
+                        latest=settings.linkage_members,
+                        session=session,
+                    )
+                ]
+                await _place(matcher, articles, window, report, session=session)
         report.placed += len(work)
         return len(work)
+
+
+def _spans(
+    articles: list[tuple[StoryWork, np.ndarray | None]], quiet: timedelta
+) -> list[list[tuple[StoryWork, np.ndarray | None]]]:
+    """Split articles, by time, into runs no longer than ``quiet``, each placed against its own window."""
+    spans: list[list[tuple[StoryWork, np.ndarray | None]]] = []
+    for item in sorted(articles, key=lambda pair: (pair[0].at, pair[0].id)):
+        if spans and item[0].at - spans[-1][0][0].at <= quiet:
+            spans[-1].append(item)
+        else:
+            spans.append([item])
+    return spans
+
+
+async def _place(
+    matcher: StoryMatcher,
+    articles: list[tuple[StoryWork, np.ndarray | None]],
+    window: list[WindowStory],
+    report: StoryReport,
+    *,
+    session: Session,
+) -> None:
+    """Place one span's articles among its window's stories and record where they went."""
+    placements = matcher.place([Incoming(a.id, a.title, v, a.at) for a, v in articles], window)
+    found = {a.id: (a, v) for a, v in articles}
+    joinings = []
+    for placement in placements:
+        article, vector = found[placement.article_id]
+        raw = vector.astype(np.float16).tobytes() if vector is not None else None
+        joinings.append(store.Joining(article, placement.story_id, placement.new_group, placement.similarity, raw))
+    report.new_stories += await store.join_all(joinings, session=session)
 
 
 async def place_pending(

@@ -43,14 +43,13 @@ async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork
 
 
 async def open_stories(
-    guild_ids: Iterable[int], *, since: datetime, latest: int, session: AsyncSession
+    guild_ids: Iterable[int], *, since: datetime, until: datetime, latest: int, session: AsyncSession
 ) -> list[OpenStoryRecord]:
-    """Return the stories of these scopes updated since ``since``, each with its ``latest`` members."""
-    stories = list(
-        await session.execute(
-            select(Story.id, Story.guild_id).where(Story.guild_id.in_(set(guild_ids)), Story.last_updated >= since)
-        )
+    """Return the stories of these scopes alive at some time in [since, until], each with its ``latest`` members."""
+    statement = select(Story.id, Story.guild_id).where(
+        Story.guild_id.in_(set(guild_ids)), Story.last_updated >= since, Story.first_seen <= until
     )
+    stories = list(await session.execute(statement))
     if not stories:
         return []
     members: dict[int, list[tuple[str, bytes | None]]] = {}
