@@ -64,7 +64,6 @@ class DigestItem:
     summary: str
     sections: list[SectionLine]
     score: float = 0.0
-    also_reported_by: list[str] = field(default_factory=list)
     story_id: int | None = None
     # Every outlet's article on the story, oldest first (the item's own article alone when it has no story yet).
     articles: list[Coverage] = field(default_factory=list)
@@ -74,13 +73,16 @@ class DigestItem:
     new_lines: list[str] = field(default_factory=list)
     # The story was in an earlier digest of the same subscription: this item is an update.
     update: bool = False
-    # The candidates of the window this item stands for.
-    article_ids: list[int] = field(default_factory=list)
 
     @property
     def outlets(self) -> list[str]:
         """Return the outlets that reported the story, this item's first."""
         return list(dict.fromkeys([self.source, *(c.source for c in self.articles)]))
+
+    @property
+    def also_reported_by(self) -> list[str]:
+        """Return the other outlets that reported the story."""
+        return self.outlets[1:]
 
 
 @dataclass(slots=True)
@@ -105,13 +107,16 @@ class Digest:
     filters: DigestFilters
     # Articles collected in the window that are not summarized and tagged yet, so not in the digest.
     waiting: int = 0
-    # How many articles of each shown story the digest carries (by story id).
-    carried: dict[int, int] = field(default_factory=dict)
 
     @property
     def items(self) -> list[DigestItem]:
         """Return every item, group by group."""
         return [item for group in self.groups for item in group.items]
+
+    @property
+    def carried(self) -> dict[int, int]:
+        """Return how many articles of each shown story the digest carries, by story id."""
+        return {item.story_id: len(item.articles) for item in self.items if item.story_id is not None}
 
     @property
     def shown(self) -> int:
@@ -136,8 +141,12 @@ def _item(article: ArticleRecord) -> DigestItem:
         topics=list(article.topics),
         summary=article.summary,
         sections=[],  # filled for the shown items only, by attach_sections
-        articles=[Coverage(article.source, article.title, article.url, article.published_at)],
+        articles=[_coverage(article)],
     )
+
+
+def _coverage(article: ArticleRecord) -> Coverage:
+    return Coverage(article.source, article.title, article.url, article.published_at)
 
 
 def attach_sections(digest: Digest, sections: Mapping[int, Sequence[SectionRecord]]) -> Digest:
@@ -180,14 +189,12 @@ def merge_stories(
         story = story_of.get(article.id)
         keys = [f"story:{story}"] if story is not None else _story_keys(article)
         existing = next((seen[k] for k in keys if k in seen), None)
-        if existing is not None:
-            existing.article_ids.append(article.id)
-            if article.source != existing.source and article.source not in existing.also_reported_by:
-                existing.also_reported_by.append(article.source)
+        if existing is not None:  # coverage of a story is attached later; a syndicated copy is coverage now
+            if story is None:
+                existing.articles.append(_coverage(article))
             continue
         item = _item(article)
         item.story_id = story
-        item.article_ids = [article.id]
         item.score = round(_salience(article, until), 4)
         items.append(item)
         seen.update(dict.fromkeys(keys, item))
@@ -256,7 +263,6 @@ def attach_stories(digest: Digest, stories: Mapping[int, StoryRecord], sent: Map
         coverage: list[CoverageRecord] = list(story.coverage)
         item.articles = [Coverage(c.source, c.title, c.url, c.published_at) for c in coverage]
         item.first_seen, item.last_updated = story.first_seen, story.last_updated
-        item.also_reported_by = [o for o in item.outlets if o != item.source]
         item.countries = pooled([item.countries, *(c.countries for c in coverage)])[:8]
         item.topics = pooled([item.topics, *(c.topics for c in coverage)])[:3]
         done = sent.get(story.id, 0)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digests.compose import Digest, DigestFilters, DigestGroup, DigestItem, SectionLine
+from digests.compose import Coverage, Digest, DigestFilters, DigestGroup, DigestItem, SectionLine
 from digests.render import discord_messages, markdown, plain_text
 from digests.render.discord import (
     AUTHOR,
@@ -46,7 +46,7 @@ def items(draw: st.DrawFn) -> DigestItem:
         topics=draw(st.lists(words, max_size=3)),
         summary=draw(words),
         sections=[SectionLine(h, s) for h, s in sections],
-        also_reported_by=draw(st.lists(words, max_size=3)),
+        articles=[Coverage(source, "", None, None) for source in draw(st.lists(words, max_size=3))],
     )
 
 

@@ -50,7 +50,6 @@ async def compose(
         else {}
     )
     attach_stories(digest, stories, sent)
-    digest.carried = {i.story_id: len(i.articles) for i in digest.items if i.story_id is not None}
     return attach_sections(digest, await article_store.section_records(shown, session=session))
 
 
