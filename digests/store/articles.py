@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from digests.kinds import FetchOutcome
+from digests.store.db import skip_locked
 from digests.store.models import (
     Article,
     ArticleCountry,
@@ -40,13 +41,18 @@ _BATCH = 500
 _RELATED = (selectinload(Article.countries), selectinload(Article.topics), selectinload(Article.source))
 
 
+def source_name(article: Article) -> str:
+    """Return the name of an article's source (loaded), or the one it had when its source was removed."""
+    return article.source.name if article.source is not None else article.source_name
+
+
 def to_record(article: Article, *, sections: bool = False, score: float = 0.0) -> ArticleRecord:
     """Return an article row (with its tags and source loaded) as plain data."""
     return ArticleRecord(
         id=article.id,
         title=article.title,
         url=article.url,
-        source=article.source.name if article.source is not None else article.source_name,
+        source=source_name(article),
         published_at=article.published_at,
         ready_at=article.ready_at,
         countries=tuple(c.code for c in article.countries),
@@ -57,13 +63,6 @@ def to_record(article: Article, *, sections: bool = False, score: float = 0.0) -
         score=round(score, 4),
         guild_id=article.guild_id,
     )
-
-
-def _locked(statement: Any, session: AsyncSession) -> Any:
-    """Skip rows another worker holds (PostgreSQL); SQLite has one writer, so it needs nothing."""
-    if session.get_bind().dialect.name == "postgresql":
-        return statement.with_for_update(skip_locked=True)
-    return statement
 
 
 async def existing_keys(keys: Iterable[str], *, session: AsyncSession) -> dict[str, int | None]:
@@ -339,7 +338,7 @@ async def claim_sections(limit: int, *, session: AsyncSession) -> list[tuple[Sec
         .order_by(Section.id)
         .limit(limit)
     )
-    return [(row[0], row[1]) for row in await session.execute(_locked(statement, session))]
+    return [(row[0], row[1]) for row in await session.execute(skip_locked(statement, session))]
 
 
 async def cached_summaries(hashes: Iterable[str], model_key: str, *, session: AsyncSession) -> dict[str, CachedSummary]:
@@ -401,7 +400,7 @@ async def claim_articles_to_tag(version: str, limit: int, *, session: AsyncSessi
             selectinload(Article.vector),
         )
     )
-    return list(await session.scalars(_locked(statement, session)))
+    return list(await session.scalars(skip_locked(statement, session)))
 
 
 def save_tags(

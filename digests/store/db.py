@@ -147,3 +147,10 @@ def single_runner(url: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def skip_locked(statement: Any, session: Any, *, of: Any = None) -> Any:
+    """Make a claim skip rows another worker holds (PostgreSQL); SQLite has one writer and needs nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True, of=of)
+    return statement

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import DisabledBy, Origin, SourceKind
+from digests.store.db import skip_locked
 from digests.store.models import GLOBAL_SCOPE, Source
 from digests.store.records import SourceIn
 from digests.store.visibility import visible_sources
@@ -75,9 +76,7 @@ async def claim_due_sources(now: datetime, *, lease: timedelta, session: AsyncSe
         .where(Source.enabled.is_(True), or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now))
         .order_by(Source.next_fetch_at.is_not(None), Source.next_fetch_at, Source.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    sources = list(await session.scalars(statement))
+    sources = list(await session.scalars(skip_locked(statement, session)))
     for source in sources:
         source.next_fetch_at = now + lease
     await session.flush()

@@ -5,22 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from digests.store.articles import source_name
+from digests.store.db import skip_locked
 from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles
-
-
-def _locked(statement: Any, session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return statement.with_for_update(skip_locked=True, of=Article)
-    return statement
 
 
 async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork]:
@@ -34,7 +29,7 @@ async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork
     now = utcnow()
     work = []
     for article_id, guild_id, title, text, published_at, collected_at in await session.execute(
-        _locked(statement, session)
+        skip_locked(statement, session, of=Article)
     ):
         # A publication time in the future (a wrong clock) counts as the time it was collected.
         at = published_at if published_at is not None and published_at <= now else collected_at
@@ -170,7 +165,7 @@ def _coverage(article: Article, joined_at: datetime) -> CoverageRecord:
         article_id=article.id,
         title=article.title,
         url=article.url,
-        source=article.source.name if article.source is not None else article.source_name,
+        source=source_name(article),
         published_at=article.published_at,
         joined_at=joined_at,
         summary=article.summary or "",
@@ -304,10 +299,8 @@ async def claim_follow_updates(
         .order_by(StoryFollow.story_id, StoryFollow.user_id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=StoryFollow)
     claimed = []
-    for row, count in (await session.execute(statement)).all():
+    for row, count in (await session.execute(skip_locked(statement, session, of=StoryFollow))).all():
         claimed.append((row.story_id, row.user_id, row.guild_id, row.members_notified))
         row.members_notified = count
         row.notified_at = now
