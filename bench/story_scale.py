@@ -37,6 +37,14 @@ def _unit(rng: np.random.Generator, count: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+def _article(number: int, when: datetime, rng: random.Random, *, waiting: bool) -> dict[str, object]:
+    """Return one ready article row; ``waiting``: not in a story yet."""
+    title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize() + f" {number}"
+    return {"id": number + 1, "key": f"k{number}", "source_name": "Wire", "guild_id": 0, "title": title,
+            "collected_at": when, "updated_at": when, "content_hash": "h", "text": title, "summary": title,
+            "needs_tagging": False, "ready_at": when, "needs_story": waiting, "full_text_attempts": 0}  # fmt: skip
+
+
 async def _fill(database: Database, size: int, rng: random.Random, vectors: np.random.Generator) -> None:
     """Store ``size`` placed articles over the last year, two per story."""
     batch = 5000
@@ -47,16 +55,12 @@ async def _fill(database: Database, size: int, rng: random.Random, vectors: np.r
         for offset in range(count):
             number = start + offset
             when = NOW - timedelta(minutes=rng.randint(0, 365 * 24 * 60))
-            title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize() + f" {number}"
-            articles.append(
-                {"id": number + 1, "key": f"k{number}", "source_name": "Wire", "guild_id": 0, "title": title,
-                 "collected_at": when, "updated_at": when, "content_hash": "h", "text": title, "summary": title,
-                 "needs_tagging": False, "ready_at": when, "needs_story": False, "full_text_attempts": 0}
-            )  # fmt: skip
+            article = _article(number, when, rng, waiting=False)
+            articles.append(article)
             story = number // 2 + 1
             if number % 2 == 0:
                 stories.append(
-                    {"id": story, "guild_id": 0, "title": title, "first_seen": when, "last_updated": when,
+                    {"id": story, "guild_id": 0, "title": article["title"], "first_seen": when, "last_updated": when,
                      "member_count": 2, "created_at": when}
                 )  # fmt: skip
             members.append(
@@ -70,16 +74,7 @@ async def _fill(database: Database, size: int, rng: random.Random, vectors: np.r
 
 
 async def _new(database: Database, size: int, count: int, rng: random.Random) -> None:
-    rows = []
-    for offset in range(count):
-        number = size + offset
-        when = NOW + timedelta(seconds=offset)
-        title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize() + f" {number}"
-        rows.append(
-            {"id": number + 1, "key": f"k{number}", "source_name": "Wire", "guild_id": 0, "title": title,
-             "collected_at": when, "updated_at": when, "content_hash": "h", "text": title, "summary": title,
-             "needs_tagging": False, "ready_at": when, "needs_story": True, "full_text_attempts": 0}
-        )  # fmt: skip
+    rows = [_article(size + offset, NOW + timedelta(seconds=offset), rng, waiting=True) for offset in range(count)]
     async with database.sessions.begin() as session:
         await session.execute(insert(Article), rows)
 

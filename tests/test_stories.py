@@ -139,19 +139,26 @@ async def test_ready_articles_join_stories_and_digests_show_each_story_once(
     assert kenya in [i.article_id for i in digest.items]
 
 
-async def test_a_later_article_is_an_update_for_a_subscription_that_had_the_story(
-    database: Database, encoder: SentenceEncoder
-) -> None:
+async def _peru_for_a_subscription(database: Database, encoder: SentenceEncoder) -> int:
+    """Store and place the Peru articles; return the id of a new terminal subscription."""
     await _peru(database)
     await service.place_pending(database, encoder, StorySettings())
     async with database.sessions.begin() as session:
         subscription = Subscription(name="s", target_kind="terminal", target="terminal", schedule="0 8 * * *")
         session.add(subscription)
         await session.flush()
+        return subscription.id
+
+
+async def test_a_later_article_is_an_update_for_a_subscription_that_had_the_story(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    subscription_id = await _peru_for_a_subscription(database, encoder)
+    async with database.sessions.begin() as session:
         first = DigestFilters(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1))
-        digest = await compose(first, "UTC", session=session, subscription_id=subscription.id)
+        digest = await compose(first, "UTC", session=session, subscription_id=subscription_id)
         assert not any(item.update for item in digest.items)
-        await story_store.record_sent(subscription.id, digest.carried, session=session)  # as a sent delivery does
+        await story_store.record_sent(subscription_id, digest.carried, session=session)  # as a sent delivery does
     source_id = await add_source(database, "AP")
     later = await add_article(
         database,
@@ -171,7 +178,7 @@ async def test_a_later_article_is_an_update_for_a_subscription_that_had_the_stor
     await service.place_pending(database, encoder, StorySettings())
     async with database.sessions() as session:
         second = DigestFilters(since=NOW + timedelta(hours=1), until=NOW + timedelta(hours=6))
-        digest = await compose(second, "UTC", session=session, subscription_id=subscription.id)
+        digest = await compose(second, "UTC", session=session, subscription_id=subscription_id)
     (item,) = digest.items
     assert item.update
     assert len(item.articles) == 3
@@ -248,13 +255,7 @@ async def test_a_subscription_has_a_story_only_once_its_digest_is_sent(
     from digests.services.deliveries import record_delivery, send_delivery
     from tests.conftest import make_settings
 
-    await _peru(database)
-    await service.place_pending(database, encoder, StorySettings())
-    async with database.sessions.begin() as session:
-        subscription = Subscription(name="s", target_kind="terminal", target="terminal", schedule="0 8 * * *")
-        session.add(subscription)
-        await session.flush()
-        subscription_id = subscription.id
+    subscription_id = await _peru_for_a_subscription(database, encoder)
     settings = make_settings(database.url, digest={"subscriptions": [], "window_hours": 48})
     delivery = await record_delivery(subscription_id, NOW + timedelta(hours=1), database=database, settings=settings)
     assert delivery is not None
