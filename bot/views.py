@@ -19,7 +19,22 @@ Loader = Callable[[int], Awaitable[ArticleRecord]]
 
 
 class SitrepView(discord.ui.View):
-    """A view whose buttons fail the way commands do: with a clear ephemeral message."""
+    """A view whose buttons fail the way commands do, and whose expiring buttons are disabled on timeout."""
+
+    message: discord.Message | None = None
+
+    def expires(self, item: discord.ui.Item[Any]) -> bool:
+        """Say whether a button stops working when the view stops listening (all do, unless overridden)."""
+        return True
+
+    async def on_timeout(self) -> None:
+        """Disable the expiring buttons once the view stops listening."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button) and self.expires(item):
+                item.disabled = True
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(view=self)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
         """Send button errors through the same path as command errors."""
@@ -68,7 +83,6 @@ class ResultsPaginator(SitrepView):
         self.page_size = page_size
         self.load = load
         self.page = 0
-        self.message: discord.Message | None = None
         self._rebuild()
 
     @property
@@ -109,15 +123,6 @@ class ResultsPaginator(SitrepView):
         await interaction.response.send_message(
             embed=article_embed(detail), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
-
-    async def on_timeout(self) -> None:
-        """Disable the buttons once the view stops listening."""
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        if self.message is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await self.message.edit(view=self)
 
 
 async def follow_story(interaction: discord.Interaction, story_id: int) -> None:

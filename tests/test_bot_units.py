@@ -90,3 +90,21 @@ async def test_channel_sender_returns_the_message_id() -> None:
     sent = channel.send.await_args.kwargs
     assert [e.title for e in sent["embeds"]] == ["Briefing"]
     assert sent["allowed_mentions"].everyone is False
+
+
+async def test_a_story_view_stops_paging_on_timeout_but_follow_keeps_working() -> None:
+    from datetime import UTC, datetime
+
+    from bot.exts.stories._cog import StoryView
+    from bot.views import FollowButton
+    from digests.store.records import CoverageRecord, StoryRecord
+
+    when = datetime(2026, 2, 16, tzinfo=UTC)
+    coverage = tuple(CoverageRecord(n, f"Title {n}", None, f"Outlet {n}", None, when, "Said.") for n in range(3))
+    view = StoryView(StoryRecord(7, "A story", when, when, coverage), owner_id=1, page_size=1, timeout=30)
+    await view.on_timeout()
+    paging = [item for item in view.children if isinstance(item, discord.ui.Button)]
+    assert [button.label for button in paging] == ["Previous", "Next"]
+    assert all(button.disabled for button in paging)
+    (follow,) = [item for item in view.children if isinstance(item, FollowButton)]
+    assert not follow.item.disabled

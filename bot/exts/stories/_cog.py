@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +67,6 @@ class StoryView(SitrepView):
     def __init__(self, story: StoryRecord, *, owner_id: int, page_size: int, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.story, self.owner_id, self.page_size, self.page = story, owner_id, page_size, 0
-        self.message: discord.Message | None = None
         self.pages = max((len(story.coverage) + page_size - 1) // page_size, 1)
         self._rebuild()
 
@@ -98,14 +96,9 @@ class StoryView(SitrepView):
 
         return turn
 
-    async def on_timeout(self) -> None:
-        """Disable the paging buttons once the view stops listening (Follow keeps working)."""
-        for item in self.children:
-            if isinstance(item, discord.ui.Button) and item.custom_id and item.custom_id.startswith("sitrep:story"):
-                item.disabled = True
-        if self.message is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await self.message.edit(view=self)
+    def expires(self, item: discord.ui.Item[Any]) -> bool:
+        """Paging stops with the view; Follow keeps working."""
+        return not isinstance(item, FollowButton)
 
 
 class Stories(commands.Cog):
