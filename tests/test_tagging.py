@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,44 @@ def test_taxonomy_version_changes_with_the_file(tmp_path: Path) -> None:
     bad.write_text("[[topic]\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_topics(bad)
+
+
+def test_learned_layer_finds_implicit_countries_and_drops_passing_mentions() -> None:
+    results = "Acme Corp said first quarter net profit rose to 12.5 mln dlrs, or 45 cts a share, from 9.1 mln dlrs."
+    assert codes(results, "ACME CORP 1ST QTR NET") == ["US"]
+    assert "GB" in codes("Pre-tax profit rose to 412 mln stg from 380 mln, the company said.", "Hanson plc profit up")
+    bond = (
+        "The Kingdom of Sweden's export credit agency is raising 200 mln dlrs through a five-year eurobond with a "
+        "coupon of 7-3/8 pct, joint lead managers said. Denominations are 5,000 dlrs and the notes will be listed "
+        "in Luxembourg."
+    )
+    found = codes(bond, "SWEDISH AGENCY SETS EUROBOND")
+    assert found[0] == "SE"
+    assert "LU" not in found  # the listing is a passing mention
+    assert "LU" in [c.code for c in CountryTagger(model=None).tag("SWEDISH AGENCY SETS EUROBOND", bond)]
+
+
+def test_country_training_writes_a_model_the_tagger_reads(tmp_path: Path) -> None:
+    from digests.tagging.country_model import CountryModel, load_model
+    from digests.tagging.train_countries import train
+
+    rows = []
+    for i in range(60):
+        rows.append(
+            {"id": f"u{i}", "title": f"Firm {i} results", "text": f"Net {i} mln dlrs. Shares rose.", "places": ["usa"]}
+        )
+        rows.append(
+            {"id": f"j{i}", "title": f"Maker {i} results", "text": f"Profit {i} billion yen.", "places": ["japan"]}
+        )
+        rows.append(
+            {"id": f"f{i}", "title": "France talks", "text": f"Paris said {i} talks went on.", "places": ["france"]}
+        )
+        rows.append({"id": f"p{i}", "title": "Firm sales", "text": f"Sales in Japan rose {i}.", "places": ["usa"]})
+    model = train(rows)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model))
+    loaded = load_model(path)
+    assert isinstance(loaded, CountryModel)
+    tagger = CountryTagger(model=loaded)
+    assert [c.code for c in tagger.tag("Maker results", "Profit 7 billion yen.")] == ["JP"]
+    assert [c.code for c in tagger.tag("Firm results", "Net 3 mln dlrs.")] == ["US"]

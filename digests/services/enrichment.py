@@ -25,7 +25,7 @@ from digests.tagging.topics import Topic, TopicScore, TopicTagger, current_topic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-COUNTRY_TAGGER_VERSION = "c1"
+COUNTRY_TAGGER_VERSION = "c2"
 
 
 @dataclass(slots=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pycountry
 
+from digests.tagging.country_model import CountryModel, Evidence, load_model
 from digests.text import cut, fold
 
 _PLACES_FILE = Path(__file__).with_name("places.toml")
@@ -73,8 +74,8 @@ def _gazetteer() -> dict[str, _Entry]:
 
     data = tomllib.loads(_PLACES_FILE.read_text(encoding="utf-8"))
     for code, lists in data.items():
-        for kind, field in (("name", "names"), ("demonym", "demonyms"), ("place", "places")):
-            for term in lists.get(field, []):
+        for kind, key in (("name", "names"), ("demonym", "demonyms"), ("place", "places")):
+            for term in lists.get(key, []):
                 add(term, code, kind)
     for country in pycountry.countries:
         for attribute in ("common_name", "name", "official_name"):
@@ -168,7 +169,11 @@ def _beside_a_name(tokens: list[tuple[str, int]], index: int, size: int) -> bool
 
 @dataclass(slots=True)
 class CountryTagger:
-    """Scores countries by where and how often they are mentioned, and keeps the salient ones."""
+    """Scores countries by where and how often they are mentioned, and keeps the ones the article is about.
+
+    With the trained model (the default) a learned layer decides over the gazetteer's evidence and adds
+    countries an article implies without naming; with ``model=None`` a salience floor decides.
+    """
 
     title_weight: float = 3.0
     lead_weight: float = 2.0
@@ -176,29 +181,60 @@ class CountryTagger:
     keep_ratio: float = 0.1
     min_score: float = 0.8
     max_countries: int = 8
+    model: CountryModel | None = field(default_factory=load_model)
+
+    def evidence(self, title: str, text: str) -> list[Evidence]:
+        """Return every mentioned country with its salience and where it was found, most salient first."""
+        scores: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        titled: set[str] = set()
+        first: dict[str, int] = {}
+        mentions = [(code, kind, self.title_weight, -1) for code, kind, _ in find_mentions(title)]
+        for code, kind, offset in find_mentions(text):
+            mentions.append((code, kind, self.lead_weight if offset < self.lead_chars else 1.0, offset))
+        codes = {code for code, _, _, _ in mentions}
+        for code, kind, weight, offset in mentions:
+            code = _resolve(code, codes)
+            scores[code] += _KIND_WEIGHT[kind] * weight
+            counts[code] += 1
+            if offset < 0:
+                titled.add(code)
+            else:
+                first.setdefault(code, offset)
+        ranked = sorted(scores, key=lambda c: (-scores[c], c))
+        size = max(len(text), 1)
+        return [
+            Evidence(
+                c,
+                round(scores[c], 3),
+                counts[c],
+                in_title=c in titled,
+                in_lead=first.get(c, size) < self.lead_chars,
+                first_at=round(first.get(c, size) / size, 3),
+            )
+            for c in ranked
+        ]
 
     def score(self, title: str, text: str) -> list[CountryScore]:
         """Return every mentioned country, most salient first."""
-        scores: dict[str, float] = defaultdict(float)
-        counts: dict[str, int] = defaultdict(int)
-        mentions = [(code, kind, self.title_weight) for code, kind, _ in find_mentions(title)]
-        for code, kind, offset in find_mentions(text):
-            mentions.append((code, kind, self.lead_weight if offset < self.lead_chars else 1.0))
-        codes = {code for code, _, _ in mentions}
-        for code, kind, where in mentions:
-            code = _resolve(code, codes)
-            scores[code] += _KIND_WEIGHT[kind] * where
-            counts[code] += 1
-        ranked = sorted(scores, key=lambda c: (-scores[c], c))
-        return [CountryScore(code, round(scores[code], 3), counts[code]) for code in ranked]
+        return [CountryScore(e.code, e.score, e.mentions) for e in self.evidence(title, text)]
 
     def tag(self, title: str, text: str) -> list[CountryScore]:
         """Return the countries the article is about, most salient first."""
-        ranked = self.score(title, text)
-        if not ranked:
-            return []
-        floor = max(self.min_score, self.keep_ratio * ranked[0].score)
-        return [c for c in ranked if c.score >= floor][: self.max_countries]
+        evidence = self.evidence(title, text)
+        if self.model is None:
+            if not evidence:
+                return []
+            floor = max(self.min_score, self.keep_ratio * evidence[0].score)
+            return [CountryScore(e.code, e.score, e.mentions) for e in evidence if e.score >= floor][
+                : self.max_countries
+            ]
+        mentions = {e.code: e.mentions for e in evidence}
+        return [
+            CountryScore(code, round(p, 3), mentions.get(code, 0))
+            for code, p in self.model.rank(evidence, title, text)
+            if p >= self.model.threshold
+        ][: self.max_countries]
 
 
 def _resolve(code: str, codes: set[str]) -> str:
