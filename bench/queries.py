@@ -28,6 +28,7 @@ from digests.services import queries
 from digests.services.digests import digest_now
 from digests.store.db import Database
 from digests.store.models import Article, ArticleCountry, ArticleTopic, ArticleVector, Section
+from digests.store.records import ArticleFilter
 
 TOPICS = [
     "energy",
@@ -137,7 +138,9 @@ async def measure(database: Database, repeat: int) -> dict:
     results = {
         "country": await _time(lambda: queries.latest(database, guild_id=None, country="JP"), repeat),
         "topic": await _time(lambda: queries.latest(database, guild_id=None, topic="energy"), repeat),
-        "search": await _time(lambda: queries.rank(database, vector, "steel tariffs", guild_id=None), repeat),
+        "search": await _time(
+            lambda: queries.rank(database, vector, "steel tariffs", ArticleFilter(guild_id=None)), repeat
+        ),
         "search_before_fts": await _time(lambda: scan_search(database, vector, "steel tariffs", guild_id=None), repeat),
     }
 

@@ -11,6 +11,7 @@ from digests.render.safe import safe
 from digests.services.queries import ArticleRecord
 from digests.services.stories import CoverageRecord, StoryRecord
 from digests.tagging.countries import country_name
+from digests.tagging.language import language_name
 from digests.text import cut
 
 
@@ -19,14 +20,22 @@ def embeds_of(payload: dict[str, Any]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
 
 
+def language_note(brief: ArticleRecord) -> str:
+    """Return " · in Portuguese" (or "translated from ...") for a non-English result, else nothing."""
+    if brief.language in (None, "en"):
+        return ""
+    name = language_name(brief.language)
+    return f" · translated from {name}" if brief.title_translated else f" · in {name}"
+
+
 def brief_line(brief: ArticleRecord) -> str:
-    """Return one result as a line: linked title, source, countries, and when."""
-    title = safe(brief.title)
+    """Return one result as a line: linked title, source, countries, language if not English, and when."""
+    title = safe(brief.title_translated or brief.title)
     linked = f"[{cut(title, 200)}]({brief.url})" if brief.url and brief.url.startswith("http") else cut(title, 200)
     when = f" · <t:{int(brief.when.timestamp())}:R>" if brief.when else ""
     where = f" · {', '.join(brief.countries[:3])}" if brief.countries else ""
-    summary = cut(safe(brief.summary), 300)
-    return f"**{brief.id}.** {linked}\n{safe(brief.source)}{where}{when}\n{summary}"
+    summary = cut(safe(brief.summary_translated or brief.summary), 300)
+    return f"**{brief.id}.** {linked}\n{safe(brief.source)}{where}{language_note(brief)}{when}\n{summary}"
 
 
 def results_embed(title: str, briefs: list[ArticleRecord], *, page: int, pages: int, total: int) -> discord.Embed:

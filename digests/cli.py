@@ -484,6 +484,9 @@ def digest(
     country: Annotated[
         list[str] | None, typer.Option("--country", help="Only this country: name, code or demonym (repeatable).")
     ] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="Only this language: pt, de, ... (repeatable).")
+    ] = None,
     output: Annotated[DigestFormat, typer.Option("--format", help="How to print the digest.")] = DigestFormat.rich,
     max_items: Annotated[int, typer.Option("--max", min=1, max=50, help="At most this many articles.")] = 10,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone for dates.")] = "UTC",
@@ -498,6 +501,7 @@ def digest(
     from digests.schedule import check_timezone, parse_since
     from digests.services.digests import digest_now
     from digests.tagging.countries import resolve_country
+    from digests.tagging.language import resolve_language
     from digests.tagging.topics import current_topics, resolve_topic
 
     settings = _settings(ctx)
@@ -510,6 +514,7 @@ def digest(
             until=now,
             topics=tuple(resolve_topic(t, taxonomy) for t in topic or []),
             countries=tuple(resolve_country(c) for c in country or []),
+            languages=tuple(resolve_language(code) for code in language or []),
             max_items=max_items,
             max_source_share=settings.digest.max_source_share,
         )

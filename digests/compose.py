@@ -19,12 +19,13 @@ OTHER = "Other news"
 
 @dataclass(slots=True, frozen=True)
 class DigestFilters:
-    """What a digest covers: a window of readiness times, optional topics and countries, and a cap."""
+    """What a digest covers: a window of readiness times, optional topics, countries and languages, and a cap."""
 
     since: datetime
     until: datetime
     topics: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
     max_items: int = 10
     guild_id: int | None = None
     # No source supplies more than this share of the shown items (at least one item each).
@@ -73,6 +74,10 @@ class DigestItem:
     new_lines: list[str] = field(default_factory=list)
     # The story was in an earlier digest of the same subscription: this item is an update.
     update: bool = False
+    # The article's language (ISO 639-1) when known; the title and summary are English translations when
+    # ``translated`` is set.
+    language: str | None = None
+    translated: bool = False
 
     @property
     def outlets(self) -> list[str]:
@@ -130,18 +135,21 @@ class Digest:
 
 
 def _item(article: ArticleRecord) -> DigestItem:
+    translated = bool(article.title_translated)
     return DigestItem(
         article_id=article.id,
-        title=article.title,
+        title=article.title_translated or article.title,
         url=article.url,
         source=article.source,
         published_at=article.published_at,
         ready_at=article.ready_at,
         countries=list(article.countries),
         topics=list(article.topics),
-        summary=article.summary,
+        summary=article.summary_translated or article.summary,
         sections=[],  # filled for the shown items only, by attach_sections
         articles=[_coverage(article)],
+        language=article.language,
+        translated=translated,
     )
 
 
@@ -150,8 +158,13 @@ def _coverage(article: ArticleRecord) -> Coverage:
 
 
 def attach_sections(digest: Digest, sections: Mapping[int, Sequence[SectionRecord]]) -> Digest:
-    """Give each shown item its summarized sections (loaded for the shown items only)."""
+    """Give each shown item its summarized sections (loaded for the shown items only).
+
+    A translated item keeps its English summary alone: its sections are in the original language.
+    """
     for item in digest.items:
+        if item.translated:
+            continue
         item.sections = [SectionLine(s.heading, s.summary) for s in sections.get(item.article_id, ()) if s.summary]
     return digest
 

@@ -110,6 +110,24 @@ class SummarizeSettings(BaseModel):
     offline: bool = False
 
 
+class TranslateSettings(BaseModel):
+    """Translation of non-English articles' titles and summaries into English (off by default)."""
+
+    enabled: bool = False
+    # A seq2seq translation model by Hugging Face name or local folder: MarianMT (opus-mt-*) or NLLB.
+    model: str = "Helsinki-NLP/opus-mt-mul-en"
+    # NLLB-style models need the target language token ("eng_Latn"); MarianMT models do not.
+    target_token: str = ""
+    # Languages (ISO 639-1) to translate; empty means every language but English.
+    languages: list[str] = Field(default_factory=list)
+    max_chars: int = Field(default=1500, ge=40)
+    max_input_tokens: int = Field(default=512, ge=16)
+    max_new_tokens: int = Field(default=256, ge=8, le=1024)
+    batch_size: int = Field(default=8, ge=1)
+    device: str = "auto"
+    offline: bool = False
+
+
 class TaggingSettings(BaseModel):
     """How countries and topics are assigned."""
 
@@ -146,6 +164,8 @@ class SubscriptionSpec(BaseModel):
     timezone: str = "UTC"
     topics: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)
+    # Languages (ISO 639-1 codes or English names); empty: every language.
+    languages: list[str] = Field(default_factory=list)
     max_items: int = Field(default=10, ge=1, le=50)
     # With a channel target: updates on a story already sent go to one thread per story.
     threads: bool = False
@@ -208,6 +228,7 @@ class Settings(BaseSettings):
     sections: SectionSettings = Field(default_factory=SectionSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     tagging: TaggingSettings = Field(default_factory=TaggingSettings)
+    translate: TranslateSettings = Field(default_factory=TranslateSettings)
     stories: StorySettings = Field(default_factory=StorySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)

@@ -62,3 +62,25 @@ def build_causal(folder: Path, *, always: str) -> Path:
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
+
+
+def build_marian(folder: Path, *, always: str) -> Path:
+    """Save a one-layer MarianMT translation model whose every generated token is ``always``."""
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    vocabulary = SPECIALS + WORDS + ["Brasil", "EUA", "o", "a", "de", "governo"]
+    tokenizer = _tokenizer(vocabulary)
+    config = MarianConfig(
+        vocab_size=len(vocabulary), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
+        pad_token_id=0, eos_token_id=2, decoder_start_token_id=0, forced_eos_token_id=None,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = MarianMTModel(config)
+    with torch.no_grad():
+        model.final_logits_bias[0, vocabulary.index(always)] = 50.0
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder

@@ -12,6 +12,7 @@ from digests.services import admin, queries
 from digests.services.enrichment import Enricher
 from digests.store.db import Database
 from digests.store.models import ArticleVector
+from digests.store.records import ArticleFilter
 from tests.conftest import make_settings
 from tests.factories import add_article, add_source
 
@@ -56,10 +57,10 @@ async def test_latest_search_and_detail_respect_servers(database: Database) -> N
     assert [b.title for b in on_trade] == ["Steel tariffs rise"]
 
     query = np.asarray([0.1, 0.99, 0], dtype=np.float32)
-    found = await queries.rank(database, query / np.linalg.norm(query), "lithium", guild_id=1)
+    found = await queries.rank(database, query / np.linalg.norm(query), "lithium", ArticleFilter(guild_id=1))
     assert found[0].title == "Lithium mines open"
     assert "Private lithium note" not in [b.title for b in found]
-    by_words = await queries.rank(database, None, "steel", guild_id=1)
+    by_words = await queries.rank(database, None, "steel", ArticleFilter(guild_id=1))
     assert [b.title for b in by_words] == ["Steel tariffs rise"]
 
     detail = await queries.article_detail(database, lithium, guild_id=1)

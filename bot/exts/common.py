@@ -10,6 +10,7 @@ from discord import app_commands
 
 from digests.schedule import parse_since
 from digests.tagging.countries import resolve_country, suggest_countries
+from digests.tagging.language import resolve_language
 from digests.tagging.topics import resolve_topic
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ def topic_option(interaction: discord.Interaction, value: str | None) -> str | N
 def country_option(value: str | None) -> str | None:
     """Resolve a country option (name, code, alias or demonym) to its ISO code."""
     return resolve_country(value) if value else None
+
+
+def language_option(value: str | None) -> str | None:
+    """Resolve a language option (a code such as "pt", or an English name) to its ISO 639-1 code."""
+    return resolve_language(value) if value else None
 
 
 def since_option(value: str | None) -> datetime | None:

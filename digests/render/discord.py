@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from digests.compose import Digest, DigestItem
 from digests.render.safe import no_pings, safe
 from digests.tagging.countries import country_name
+from digests.tagging.language import language_name
 from digests.text import cut
 
 TITLE = 256
@@ -107,9 +108,20 @@ def coverage_lines(item: DigestItem, limit: int = 5) -> list[str]:
     return lines
 
 
+def language_label(item: DigestItem) -> str | None:
+    """Name a non-English item's language ("Portuguese", "translated from Portuguese"); None for English."""
+    if item.language in (None, "en"):
+        return None
+    name = language_name(item.language)
+    return f"translated from {name}" if item.translated else f"in {name}"
+
+
 def footer_text(item: DigestItem) -> str:
-    """Return who reported the story, its countries and topics on one line."""
+    """Return who reported the story, its language if not English, its countries and topics on one line."""
     parts = [outlets_line(item)]
+    label = language_label(item)
+    if label:
+        parts.append(label)
     if item.first_seen and item.last_updated and (item.last_updated - item.first_seen).total_seconds() > 3600:
         parts.append(f"developing since {item.first_seen:%d %b %H:%M} UTC")
     if item.countries:

@@ -32,6 +32,8 @@ def markdown(digest: Digest) -> str:
             for section in item.sections:
                 heading = f"**{no_pings(escape_markdown(section.heading))}** " if section.heading else ""
                 lines += [f"{heading}{no_pings(escape_markdown(section.summary))}", ""]
+            if not item.sections and item.summary:
+                lines += [no_pings(escape_markdown(item.summary)), ""]
             if len(item.articles) > 1:
                 for article in item.articles:
                     name = no_pings(escape_markdown(f"{article.source}: {article.title}"))
@@ -60,6 +62,8 @@ def plain_text(digest: Digest) -> str:
             lines.extend(f"  New: {line}" for line in item.new_lines)
             for section in item.sections:
                 lines.append(f"  {section.heading}: {section.summary}" if section.heading else f"  {section.summary}")
+            if not item.sections and item.summary:
+                lines.append(f"  {item.summary}")
             lines.append("")
     more = more_line(digest)
     if more:

@@ -21,6 +21,7 @@ from digests.store import workers as worker_store
 from digests.store.models import Source, Subscription
 from digests.store.records import ProcessInfo, StoreCounts
 from digests.tagging.countries import resolve_country
+from digests.tagging.language import resolve_language
 from digests.tagging.topics import current_topics, resolve_topic
 
 MAX_SUBSCRIPTIONS = 25
@@ -37,6 +38,7 @@ async def add_subscription(
     timezone: str,
     topics: list[str] | None = None,
     countries: list[str] | None = None,
+    languages: list[str] | None = None,
     max_items: int = 10,
     threads: bool = False,
 ) -> Subscription:
@@ -46,6 +48,7 @@ async def add_subscription(
     taxonomy = current_topics(settings.config_path(settings.tagging.topics_file)) if topics else []
     resolved_topics = [resolve_topic(t, taxonomy) for t in topics or []]
     resolved_countries = [resolve_country(c) for c in countries or []]
+    resolved_languages = [resolve_language(code) for code in languages or []]
     async with database.sessions.begin() as session:
         count = await subscription_store.count_server_subscriptions(guild_id, session=session)
         if count >= MAX_SUBSCRIPTIONS:
@@ -59,6 +62,7 @@ async def add_subscription(
             timezone=timezone.strip(),
             topics=resolved_topics,
             countries=resolved_countries,
+            languages=resolved_languages,
             max_items=max_items,
             threads=threads,
             origin=Origin.RUNTIME,

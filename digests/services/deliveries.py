@@ -120,6 +120,7 @@ async def record_delivery(
             until=window_end,
             topics=tuple(subscription.topics),
             countries=tuple(subscription.countries),
+            languages=tuple(subscription.languages or ()),
             max_items=subscription.max_items,
             guild_id=scope_of(subscription),
             max_source_share=settings.digest.max_source_share,

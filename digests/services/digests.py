@@ -16,6 +16,7 @@ from digests.store import articles as article_store
 from digests.store import stories as story_store
 from digests.store import subscriptions as store
 from digests.store.models import GLOBAL_SCOPE, Subscription
+from digests.tagging.language import resolve_language
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ async def compose(
         until=filters.until,
         topics=filters.topics,
         countries=filters.countries,
+        languages=filters.languages,
         guild_id=filters.guild_id,
         session=session,
     )
@@ -114,6 +116,7 @@ async def sync_settings_subscriptions(*, database: Database, settings: Settings)
                 "timezone": spec.timezone,
                 "topics": list(spec.topics),
                 "countries": [c.upper() for c in spec.countries],
+                "languages": [resolve_language(code) for code in spec.languages],
                 "max_items": spec.max_items,
                 "threads": spec.threads,
             }

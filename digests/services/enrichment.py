@@ -20,12 +20,15 @@ from digests.store.models import Section
 from digests.store.records import SummaryIn
 from digests.store.types import utcnow
 from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_summarizer
+from digests.summarize.translate import Translator
 from digests.tagging.countries import CountryScore, CountryTagger
+from digests.tagging.language import detect_language
 from digests.tagging.topics import Topic, TopicScore, TopicTagger, current_topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-COUNTRY_TAGGER_VERSION = "c2"
+# Bump when the country tagger or language detection changes: stored tags are computed again.
+TAGGER_VERSION = "c2-l1"
 
 
 @dataclass(slots=True)
@@ -35,6 +38,7 @@ class ArticleTags:
     countries: list[CountryScore]
     topics: list[TopicScore]
     vector: np.ndarray
+    language: str | None = None
 
 
 class Enricher:
@@ -45,6 +49,7 @@ class Enricher:
         self.encoder = encoder or build_encoder(settings.summarize)
         self.summarizer: Summarizer = build_summarizer(settings.summarize, self.encoder)
         self.countries = CountryTagger(max_countries=settings.tagging.max_countries)
+        self.translator = Translator(settings.translate)
         self.sectionizer = Sectionizer(settings.sections)
         self._worker = ModelWorker()
         self._topics: TopicTagger | None = None
@@ -68,7 +73,7 @@ class Enricher:
     @property
     def tags_version(self) -> str:
         """Identify the taggers; stored tags made by other versions are recomputed."""
-        return f"{COUNTRY_TAGGER_VERSION}:{self.topics.version}"
+        return f"{TAGGER_VERSION}:{self.topics.version}"
 
     @property
     def summarizer_name(self) -> str:
@@ -87,13 +92,39 @@ class Enricher:
         """Summarize sections (blocking)."""
         return self.summarizer.summarize(sections) if sections else []
 
-    def tag(self, articles: Sequence[tuple[str, str]]) -> list[ArticleTags]:
-        """Tag articles given as (title, text) pairs (blocking)."""
-        scores, vectors = self.topics.analyse(articles)
+    def tag(
+        self, articles: Sequence[tuple[str, str]], english: Sequence[tuple[str, str] | None] = ()
+    ) -> list[ArticleTags]:
+        """Tag articles given as (title, text) pairs (blocking), detecting each one's language.
+
+        ``english`` may give, per article, an English (title, summary) to find topics in, for translated articles.
+        """
+        languages = [detect_language(title, text) for title, text in articles]
+        readable: list[tuple[str, str]] = list(articles)
+        for index, translated in enumerate(english):
+            if translated is not None:
+                readable[index] = translated
+        scores, vectors = self.topics.analyse(readable)
         return [
-            ArticleTags(self.countries.tag(title, text), topic_scores, vector)
-            for (title, text), topic_scores, vector in zip(articles, self.topics.pick(scores), vectors, strict=True)
+            ArticleTags(self.countries.tag(title, text, language), topic_scores, vector, language)
+            for (title, text), language, topic_scores, vector in zip(
+                articles, languages, self.topics.pick(scores), vectors, strict=True
+            )
         ]
+
+    def translate(self, articles: Sequence[tuple[str, str]]) -> list[tuple[str, str] | None]:
+        """Return the English (title, summary) of each article the settings translate, else None (blocking)."""
+        if not self.settings.translate.enabled:
+            return [None] * len(articles)
+        languages = [detect_language(title, summary) for title, summary in articles]
+        wanted = [i for i, language in enumerate(languages) if self.translator.wanted(language)]
+        results: list[tuple[str, str] | None] = [None] * len(articles)
+        if not wanted:
+            return results
+        translated = self.translator.translate([part for i in wanted for part in articles[i]])
+        for number, i in enumerate(wanted):
+            results[i] = (translated[2 * number], translated[2 * number + 1])
+        return results
 
     def close(self) -> None:
         """Stop the model thread."""
@@ -155,18 +186,24 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
         articles = await store.claim_articles_to_tag(version, batch_size, session=session)
         if not articles:
             return 0
-        tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles])
+        summaries = [article_summary([s.summary or "" for s in a.sections], sentences) for a in articles]
+        translated = await enricher.run(
+            enricher.translate, [(a.title, summary) for a, summary in zip(articles, summaries, strict=True)]
+        )
+        tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles], translated)
         now = utcnow()
-        for article, found in zip(articles, tags, strict=True):
+        for article, summary, english, found in zip(articles, summaries, translated, tags, strict=True):
             store.save_tags(
                 article,
-                summary=article_summary([s.summary or "" for s in article.sections], sentences),
+                summary=summary,
                 countries=[(c.code, c.score) for c in found.countries],
                 topics=[(t.name, t.score) for t in found.topics],
                 version=version,
                 vector=found.vector.astype(np.float16).tobytes(),
                 model_id=enricher.encoder.model_id,
                 now=now,
+                language=found.language,
+                translated=english,
             )
         report.articles_tagged += len(articles)
         return len(articles)

@@ -25,11 +25,12 @@ async def latest(
     guild_id: int | None,
     topic: str | None = None,
     country: str | None = None,
+    language: str | None = None,
     since: datetime | None = None,
     limit: int = 50,
 ) -> list[ArticleRecord]:
-    """Return the newest ready articles on a topic and/or about a country, newest first."""
-    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country)
+    """Return the newest ready articles on a topic and/or about a country (in a language), newest first."""
+    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country, language=language)
     async with database.sessions() as session:
         return await store.latest_articles(query, limit=limit, session=session)
 
@@ -59,30 +60,27 @@ async def search(
     guild_id: int | None,
     topic: str | None = None,
     country: str | None = None,
+    language: str | None = None,
     since: datetime | None = None,
     limit: int = 25,
 ) -> list[ArticleRecord]:
     """Search by meaning and by words: the query is embedded on the model thread, then ranked."""
     vector = (await models.embed([text_query]))[0]
-    return await rank(
-        database, vector, text_query, guild_id=guild_id, topic=topic, country=country, since=since, limit=limit
-    )
+    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country, language=language)
+    return await rank(database, vector, text_query, query, limit=limit)
 
 
 async def rank(
     database: Database,
     query_vector: np.ndarray | None,
     text_query: str,
+    query: ArticleFilter,
     *,
-    guild_id: int | None,
-    topic: str | None = None,
-    country: str | None = None,
-    since: datetime | None = None,
     limit: int = 25,
     candidates: int = 5000,
 ) -> list[ArticleRecord]:
-    """Rank articles by meaning (embedding similarity) and by words (the full-text index); best first."""
-    query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country)
+    """Rank the articles ``query`` allows by meaning (embedding similarity) and by words (the full-text
+    index); best first."""
     async with database.sessions() as session:
         meaning: dict[int, float] = {}
         if query_vector is not None:

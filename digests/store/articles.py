@@ -62,6 +62,9 @@ def to_record(article: Article, *, sections: bool = False, score: float = 0.0) -
         sections=tuple(SectionRecord(s.heading, s.summary, s.text) for s in article.sections) if sections else (),
         score=round(score, 4),
         guild_id=article.guild_id,
+        language=article.language,
+        title_translated=article.title_translated,
+        summary_translated=article.summary_translated,
     )
 
 
@@ -206,6 +209,8 @@ def _ready(query: ArticleFilter) -> Select[Any]:
         statement = statement.where(
             exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code == query.country)
         )
+    if query.language:
+        statement = statement.where(Article.language == query.language)
     return statement
 
 
@@ -232,6 +237,7 @@ async def digest_candidates(
     until: datetime,
     topics: Sequence[str] = (),
     countries: Sequence[str] = (),
+    languages: Sequence[str] = (),
     guild_id: int | None,
     limit: int = 2000,
     session: AsyncSession,
@@ -254,6 +260,8 @@ async def digest_candidates(
         query = query.where(
             exists().where(ArticleCountry.article_id == Article.id, ArticleCountry.code.in_(list(countries)))
         )
+    if languages:
+        query = query.where(Article.language.in_(list(languages)))
     return [to_record(a) for a in await session.scalars(query)]
 
 
@@ -413,9 +421,14 @@ def save_tags(
     vector: bytes,
     model_id: str,
     now: datetime,
+    language: str | None = None,
+    translated: tuple[str, str] | None = None,
 ) -> None:
-    """Record an article's summary, ranked countries and topics and embedding; it is ready from ``now`` on."""
+    """Record an article's summary, language (and English title and summary), ranked countries and topics and
+    embedding; it is ready from ``now`` on."""
     article.summary = summary
+    article.language = language
+    article.title_translated, article.summary_translated = translated or (None, None)
     article.countries = [ArticleCountry(code=code, score=score, rank=r) for r, (code, score) in enumerate(countries)]
     article.topics = [ArticleTopic(topic=name, score=score, rank=r) for r, (name, score) in enumerate(topics)]
     article.needs_tagging = False

@@ -97,6 +97,11 @@ class Article(Base):
     full_text_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the article is (again) ready; cleared once it has joined a story.
     needs_story: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ISO 639-1, detected when the article is tagged (None: not yet, or too little text to tell).
+    language: Mapped[str | None] = mapped_column(String(8), index=True)
+    # English title and summary of a non-English article, when translation is on.
+    title_translated: Mapped[str | None] = mapped_column(Text)
+    summary_translated: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     countries: Mapped[list[ArticleCountry]] = relationship(
@@ -190,6 +195,8 @@ class Subscription(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # ISO 639-1 codes; empty or None: every language.
+    languages: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     max_items: Mapped[int] = mapped_column(Integer, default=10)
     # Channel subscriptions only: updates on a story already sent go to that story's thread.
     threads: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -75,6 +75,9 @@ class ArticleRecord:
     sections: tuple[SectionRecord, ...] = ()
     score: float = 0.0  # a query's relevance, where the query ranks
     guild_id: int = 0
+    language: str | None = None  # ISO 639-1, once detected
+    title_translated: str | None = None
+    summary_translated: str | None = None
 
     @property
     def when(self) -> datetime | None:
@@ -137,6 +140,7 @@ class ArticleFilter:
     since: datetime | None = None
     topic: str | None = None
     country: str | None = None
+    language: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,6 +15,10 @@ from digests.tagging.country_model import CountryModel, Evidence, load_model
 from digests.text import cut, fold
 
 _PLACES_FILE = Path(__file__).with_name("places.toml")
+_FOREIGN_FILE = Path(__file__).with_name("foreign-names.toml")
+# Feed languages whose country names (pycountry's translations) and demonyms (foreign-names.toml) the
+# gazetteer reads for articles detected in that language.
+LANGUAGES = ("de", "es", "fr", "it", "nl", "pt")
 
 # Phrases that contain a country's name but do not mean the country.
 _NOT_A_COUNTRY = (
@@ -42,6 +46,7 @@ class _Entry:
     code: str | None
     kind: str
     exact: bool  # all-caps abbreviations ("US", "UK") must match in capitals
+    any_case: bool = False  # demonyms of languages that write them in lower case ("brasileño")
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,7 +67,10 @@ def _split(term: str) -> list[str]:
 
 
 @cache
-def _gazetteer() -> dict[str, _Entry]:
+def _gazetteer(language: str | None = None) -> dict[str, _Entry]:
+    """Return every name the tagger knows, keyed by folded words; a language adds its own names."""
+    if language in LANGUAGES:
+        return _gazetteer() | _foreign_names(language)
     entries: dict[str, _Entry] = {}
 
     def add(term: str, code: str | None, kind: str) -> None:
@@ -92,22 +100,51 @@ def _gazetteer() -> dict[str, _Entry]:
     return entries
 
 
+def _foreign_names(language: str) -> dict[str, _Entry]:
+    import gettext
+
+    entries: dict[str, _Entry] = {}
+    translations = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+    for country in pycountry.countries:
+        for attribute in ("common_name", "name"):
+            name = getattr(country, attribute, None)
+            translated = translations.gettext(name) if name else None
+            if translated and translated != name and "," not in translated and (words := _split(translated)):
+                entries.setdefault(_key(words), _Entry(country.alpha_2, "name", False))
+    data = tomllib.loads(_FOREIGN_FILE.read_text(encoding="utf-8")).get(language, {})
+    for code, terms in data.items():
+        for term in terms:
+            if words := _split(term):
+                exact = term.isupper() and len(term.replace(".", "")) <= 4
+                entries.setdefault(_key(words), _Entry(code, "demonym", exact, any_case=term[0].islower()))
+    return entries
+
+
 def _mostly_capitals(text: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     return len(letters) >= 8 and sum(ch.isupper() for ch in letters) >= 0.8 * len(letters)
 
 
-def find_mentions(text: str) -> list[tuple[str, str, int]]:
-    """Return (code, kind, character offset) for every country mention in ``text``, longest names first."""
-    gazetteer = _gazetteer()
+@cache
+def _lower_case_starts(language: str | None) -> frozenset[str]:
+    return frozenset(key.split()[0] for key, entry in _gazetteer(language).items() if entry.any_case)
+
+
+def find_mentions(text: str, language: str | None = None) -> list[tuple[str, str, int]]:
+    """Return (code, kind, character offset) for every country mention in ``text``, longest names first.
+
+    ``language`` (an ISO 639-1 code) adds that language's country names and demonyms.
+    """
+    gazetteer = _gazetteer(language)
+    lower_starts = _lower_case_starts(language)
     capitals = _mostly_capitals(text)
     tokens = [(m.group(0), m.start()) for m in _WORD.finditer(text)]
     found: list[tuple[str, str, int]] = []
     index = 0
     while index < len(tokens):
         matched = 0
-        if not capitals and not tokens[index][0][0].isupper():
-            index += 1  # every name starts with a capital, so a lower-case word starts none
+        if not capitals and not tokens[index][0][0].isupper() and fold(tokens[index][0]) not in lower_starts:
+            index += 1  # names start with a capital, so a lower-case word starts none but a demonym
             continue
         for size in range(min(_MAX_WORDS, len(tokens) - index), 0, -1):
             words = [w for w, _ in tokens[index : index + size]]
@@ -147,6 +184,8 @@ def _adjacent(text: str, tokens: list[tuple[str, int]], index: int, size: int) -
 def _case_ok(words: list[str], entry: _Entry, capitals: bool) -> bool:
     if entry.exact:
         return all(w.isupper() for w in words)
+    if entry.any_case:
+        return True
     if capitals:
         return True
     # Lower-case "china", "turkey" or "chile" are not countries; every name word must be capitalised.
@@ -172,7 +211,8 @@ class CountryTagger:
     """Scores countries by where and how often they are mentioned, and keeps the ones the article is about.
 
     With the trained model (the default) a learned layer decides over the gazetteer's evidence and adds
-    countries an article implies without naming; with ``model=None`` a salience floor decides.
+    countries an article implies without naming; with ``model=None``, and for articles in languages other
+    than English, a salience floor decides.
     """
 
     title_weight: float = 3.0
@@ -183,14 +223,14 @@ class CountryTagger:
     max_countries: int = 8
     model: CountryModel | None = field(default_factory=load_model)
 
-    def evidence(self, title: str, text: str) -> list[Evidence]:
+    def evidence(self, title: str, text: str, language: str | None = None) -> list[Evidence]:
         """Return every mentioned country with its salience and where it was found, most salient first."""
         scores: dict[str, float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
         titled: set[str] = set()
         first: dict[str, int] = {}
-        mentions = [(code, kind, self.title_weight, -1) for code, kind, _ in find_mentions(title)]
-        for code, kind, offset in find_mentions(text):
+        mentions = [(code, kind, self.title_weight, -1) for code, kind, _ in find_mentions(title, language)]
+        for code, kind, offset in find_mentions(text, language):
             mentions.append((code, kind, self.lead_weight if offset < self.lead_chars else 1.0, offset))
         codes = {code for code, _, _, _ in mentions}
         for code, kind, weight, offset in mentions:
@@ -219,16 +259,17 @@ class CountryTagger:
         """Return every mentioned country, most salient first."""
         return [CountryScore(e.code, e.score, e.mentions) for e in self.evidence(title, text)]
 
-    def tag(self, title: str, text: str) -> list[CountryScore]:
-        """Return the countries the article is about, most salient first."""
-        evidence = self.evidence(title, text)
-        if self.model is None:
+    def tag(self, title: str, text: str, language: str | None = None) -> list[CountryScore]:
+        """Return the countries the article is about, most salient first (``language``: ISO 639-1, if known)."""
+        evidence = self.evidence(title, text, language)
+        if self.model is None or language not in (None, "en"):  # the learned layer reads English words
             if not evidence:
                 return []
-            floor = max(self.min_score, self.keep_ratio * evidence[0].score)
-            return [CountryScore(e.code, e.score, e.mentions) for e in evidence if e.score >= floor][
-                : self.max_countries
-            ]
+            top = evidence[0].score
+            floor = max(self.min_score, self.keep_ratio * top)
+            # Scores as a share of the top one, so that they read on the learned layer's 0-1 scale.
+            kept = [CountryScore(e.code, round(e.score / top, 3), e.mentions) for e in evidence if e.score >= floor]
+            return kept[: self.max_countries]
         mentions = {e.code: e.mentions for e in evidence}
         return [
             CountryScore(code, round(p, 3), mentions.get(code, 0))

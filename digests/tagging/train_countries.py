@@ -93,7 +93,7 @@ def _cue_models(tokens: list[set[str]], labels: dict[str, np.ndarray], fit_on: n
         if len(set(y[fit_on].tolist())) < 2:  # no story (or only stories) of the country: words cannot tell
             cues.bias[code], cues.weights[code] = (10.0 if y[fit_on].any() else -10.0), {}
             continue
-        model = LogisticRegression(l1_ratio=1.0, C=0.5, solver="liblinear", max_iter=500)
+        model = LogisticRegression(l1_ratio=1.0, C=0.5, solver="liblinear", max_iter=500, random_state=0)
         model.fit(matrix, y[fit_on])
         weights = {str(words[j]): round(float(w), 4) for j, w in enumerate(model.coef_[0]) if abs(w) >= 1e-3}
         cues.bias[code] = round(float(model.intercept_[0]), 4)
@@ -152,7 +152,7 @@ def train(rows: list[dict]) -> dict:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    keep = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    keep = LogisticRegression(C=1.0, max_iter=1000, random_state=0).fit((x - mean) / scale, y)
     threshold, f1 = _best_threshold(keep.predict_proba((x - mean) / scale)[:, 1], y, missed)
     final = _cue_models(tokens, labels, np.arange(len(rows)))
     return {

@@ -60,6 +60,7 @@ class Admin(commands.Cog):
         timezone="An IANA time zone such as Europe/London or Asia/Tokyo",
         topics="Only these topics, separated by commas",
         countries="Only these countries, separated by commas",
+        languages="Only articles in these languages (codes such as en, pt, de), separated by commas",
         max_items="At most this many articles per digest (1-50, default 10)",
         threads="Post updates on a story already sent in one thread per story (default off)",
     )
@@ -75,6 +76,7 @@ class Admin(commands.Cog):
         timezone: Name,
         topics: Listing | None = None,
         countries: Listing | None = None,
+        languages: Listing | None = None,
         max_items: app_commands.Range[int, 1, 50] = 10,
         threads: bool = False,
     ) -> None:
@@ -88,11 +90,14 @@ class Admin(commands.Cog):
             timezone=timezone,
             topics=_split(topics),
             countries=_split(countries),
+            languages=_split(languages),
             max_items=max_items,
             threads=threads,
         )
         await self.app.subscriptions_changed()
-        filters = ", ".join(subscription.topics + subscription.countries) or "everything"
+        filters = (
+            ", ".join(subscription.topics + subscription.countries + (subscription.languages or [])) or "everything"
+        )
         await _ephemeral(
             interaction,
             f"Subscription {subscription.id}: digests of {filters} in <#{channel.id}> on '{subscription.schedule}' "
@@ -122,7 +127,7 @@ class Admin(commands.Cog):
         rows = await admin.list_subscriptions(self.app.database, guild_id=_guild(interaction))
         lines = [
             f"**{s.id}** <#{s.target}> · `{s.schedule}` {s.timezone} · "
-            f"{', '.join(s.topics + s.countries) or 'everything'} · max {s.max_items}"
+            f"{', '.join(s.topics + s.countries + (s.languages or [])) or 'everything'} · max {s.max_items}"
             + ("" if s.enabled else f" · disabled: {safe(s.disabled_reason or '')}")
             for s in rows
         ]

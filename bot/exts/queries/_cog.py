@@ -12,6 +12,7 @@ from bot.exts.common import (
     Span,
     country_autocomplete,
     country_option,
+    language_option,
     since_option,
     topic_autocomplete,
     topic_option,
@@ -22,6 +23,8 @@ from digests.app import App
 from digests.services import queries
 from digests.services.queries import ArticleRecord
 from digests.tagging.countries import country_name
+
+_LANGUAGE = "Only articles in this language: a code such as en, pt or de"
 
 
 class Queries(commands.Cog):
@@ -56,24 +59,28 @@ class Queries(commands.Cog):
         view.message = message
 
     @app_commands.command(name="topic", description="The latest articles on a topic.")
-    @app_commands.describe(name="A topic from the team's taxonomy")
+    @app_commands.describe(name="A topic from the team's taxonomy", language=_LANGUAGE)
     @app_commands.autocomplete(name=topic_autocomplete)
-    async def topic(self, interaction: discord.Interaction, name: Name) -> None:
+    async def topic(self, interaction: discord.Interaction, name: Name, language: Name | None = None) -> None:
         """List the latest articles on a topic."""
-        topic = topic_option(interaction, name)
+        topic, code = topic_option(interaction, name), language_option(language)
         await interaction.response.defer(thinking=True)
-        briefs = await queries.latest(self.app.database, guild_id=interaction.guild_id, topic=topic)
+        briefs = await queries.latest(self.app.database, guild_id=interaction.guild_id, topic=topic, language=code)
         await self._show(interaction, f"Latest on {topic}", briefs)
 
     @app_commands.command(name="country", description="The latest articles about a country.")
-    @app_commands.describe(name="A country: name, code, alias or demonym (UK, Britain, British, GB)")
+    @app_commands.describe(
+        name="A country: name, code, alias or demonym (UK, Britain, British, GB)", language=_LANGUAGE
+    )
     @app_commands.autocomplete(name=country_autocomplete)
-    async def country(self, interaction: discord.Interaction, name: Name) -> None:
+    async def country(self, interaction: discord.Interaction, name: Name, language: Name | None = None) -> None:
         """List the latest articles about a country."""
-        code = country_option(name)
+        code, language_code = country_option(name), language_option(language)
         assert code is not None
         await interaction.response.defer(thinking=True)
-        briefs = await queries.latest(self.app.database, guild_id=interaction.guild_id, country=code)
+        briefs = await queries.latest(
+            self.app.database, guild_id=interaction.guild_id, country=code, language=language_code
+        )
         await self._show(interaction, f"Latest about {country_name(code)}", briefs)
 
     @app_commands.command(name="search", description="Search stored articles by meaning and by words.")
@@ -81,6 +88,7 @@ class Queries(commands.Cog):
         query="What to look for",
         topic="Only articles on this topic",
         country="Only articles about this country",
+        language=_LANGUAGE,
         since="How far back to look, e.g. 24h, 7d or 2026-11-20",
     )
     @app_commands.autocomplete(topic=topic_autocomplete, country=country_autocomplete)
@@ -90,10 +98,12 @@ class Queries(commands.Cog):
         query: app_commands.Range[str, 2, 200],
         topic: Name | None = None,
         country: Name | None = None,
+        language: Name | None = None,
         since: Span | None = None,
     ) -> None:
         """Search by meaning and words."""
         topic_name, code, start = topic_option(interaction, topic), country_option(country), since_option(since)
+        language_code = language_option(language)
         await interaction.response.defer(thinking=True)
         briefs = await queries.search(
             self.app.database,
@@ -102,6 +112,7 @@ class Queries(commands.Cog):
             guild_id=interaction.guild_id,
             topic=topic_name,
             country=code,
+            language=language_code,
             since=start,
         )
         await self._show(interaction, f"Search: {query}", briefs)

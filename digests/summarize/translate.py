@@ -1,0 +1,87 @@
+"""Translation into English through a local sequence-to-sequence model (MarianMT, NLLB), off by default.
+
+Only what digests show is translated: an article's title and its summary, never the stored text. The model
+loads on first use; a model that cannot be loaded is a clear error naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from digests.inference.batching import by_length
+from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
+from digests.settings import TranslateSettings
+from digests.text import cut
+
+log = logging.getLogger(__name__)
+_SPACE = re.compile(r"\s+")
+
+
+class Translator:
+    """Translates short texts into English with the configured model, deterministically, in batches."""
+
+    def __init__(self, settings: TranslateSettings) -> None:
+        self.settings = settings
+        self.offline = offline_mode(settings.offline)
+        self._lock = threading.Lock()
+        self._loaded: tuple[Any, Any] | None = None
+
+    def wanted(self, language: str | None) -> bool:
+        """Tell whether articles in ``language`` are translated under these settings."""
+        if not self.settings.enabled or language in (None, "en"):
+            return False
+        return not self.settings.languages or language in self.settings.languages
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+            quiet_transformers()
+            name = self.settings.model
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=self.offline)
+                model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=self.offline)
+            except (OSError, ValueError, ImportError) as error:
+                raise load_error(name, error, offline=self.offline) from error
+            device = pick_device(self.settings.device)
+            model.eval().to(device)
+            log.info("Loaded translation model %s on %s", name, device)
+            self._loaded = (tokenizer, model)
+            return self._loaded
+
+    def translate(self, texts: Sequence[str], language: str | None = None) -> list[str]:
+        """Return each text in English (blocking: run it in an executor). Empty texts stay empty."""
+        import torch
+
+        tokenizer, model = self._load()
+        extra: dict[str, Any] = {}
+        if self.settings.target_token:  # NLLB-style models are told the target language with a token
+            extra["forced_bos_token_id"] = tokenizer.convert_tokens_to_ids(self.settings.target_token)
+
+        def run(batch: list[str]) -> list[str]:
+            encoded = tokenizer(
+                [cut(text, self.settings.max_chars) for text in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.settings.max_input_tokens,
+                return_tensors="pt",
+            ).to(model.device)
+            generated = model.generate(
+                **encoded, max_new_tokens=self.settings.max_new_tokens, num_beams=1, do_sample=False, **extra
+            )
+            return [_SPACE.sub(" ", tokenizer.decode(ids, skip_special_tokens=True)).strip() for ids in generated]
+
+        wanted = [i for i, text in enumerate(texts) if text.strip()]
+        results = [""] * len(texts)
+        with torch.inference_mode():
+            for index, translated in zip(
+                wanted, by_length([texts[i] for i in wanted], self.settings.batch_size, run), strict=True
+            ):
+                results[index] = translated
+        return results
