@@ -204,3 +204,12 @@ def test_the_shared_briefing_gets_a_title_and_all_four_sections(sectionizer: Sec
     assert article.title.startswith("Japan and Britain have agreed to strengthen their cooperation")
     assert article.sections[0].heading == "What's Happening?"
     assert article.source_name == "briefing-japan-britain.txt"
+
+
+def test_split_sentences_before_a_quoted_bracket() -> None:
+    # An editor's insertion at the start of a quote: '"[The minister] will ...' starts a sentence.
+    assert split_sentences('We need a plan. "[The minister] will advise us. He agreed.') == [
+        "We need a plan.",
+        '"[The minister] will advise us.',
+        "He agreed.",
+    ]

@@ -138,3 +138,27 @@ def test_hub_name_offline_says_how_to_provide_it(extractive: ExtractiveSummarize
 def test_encoder_that_cannot_load(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="cannot load the model"):
         SentenceEncoder(str(tmp_path / "no-encoder"), offline=True).encode(["text"])
+
+
+def test_the_lead_section_keeps_its_first_sentence(extractive: ExtractiveSummarizer) -> None:
+    import numpy as np
+
+    from digests.summarize.extractive import FEATURES, Scorer
+
+    # A scorer that prefers the last sentences of a section, as one trained on other news might.
+    weights = np.zeros(len(FEATURES), dtype=np.float32)
+    weights[FEATURES.index("relative_position")] = 5.0
+    late = Scorer(weights, 0.0, np.zeros(len(FEATURES), dtype=np.float32), np.ones(len(FEATURES), dtype=np.float32))
+    summarizer = ExtractiveSummarizer(extractive.encoder, scorer=late)
+    text = " ".join(f"Sentence number {n} says something new about the port." for n in range(1, 7))
+    lead, later = summarizer.summarize([SectionInput(text, position=0), SectionInput(text, position=1)])
+    assert lead.summary.startswith("Sentence number 1 ")
+    assert not later.summary.startswith("Sentence number 1 ")
+    assert "Sentence number 6" in lead.summary  # the scorer still chooses the rest
+
+
+def test_article_summary_never_repeats_a_sentence() -> None:
+    same = "Ministers met in Tokyo on Monday."
+    assert article_summary([f"{same} They agreed a pact.", f"{same} Talks resume in May."]) == (
+        f"{same} They agreed a pact. Talks resume in May."
+    )

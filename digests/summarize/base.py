@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from digests.text import cut, split_sentences
+from digests.text import cut, fold_spaces, split_sentences
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,11 +59,11 @@ def join_within(sentences: Sequence[str], limit: int) -> str:
 
 
 def article_summary(section_summaries: Sequence[str], sentences: int = 3) -> str:
-    """Return the article's summary: the first section summaries, at most ``sentences`` sentences."""
-    picked: list[str] = []
+    """Return the article's summary: the first section summaries, at most ``sentences`` sentences, none twice."""
+    picked: dict[str, str] = {}
     for summary in section_summaries:
         for sentence in split_sentences(summary):
             if len(picked) == sentences:
-                return " ".join(picked)
-            picked.append(sentence)
-    return " ".join(picked)
+                return " ".join(picked.values())
+            picked.setdefault(fold_spaces(sentence), sentence)
+    return " ".join(picked.values())
