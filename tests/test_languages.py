@@ -56,7 +56,7 @@ def test_languages_are_detected_offline_and_named() -> None:
 def test_countries_in_other_languages() -> None:
     tagger = CountryTagger()
     assert {c.code for c in tagger.tag(*PORTUGUESE, "pt")} == {"BR", "US"}
-    assert [c.code for c in tagger.tag(*GERMAN, "de")][0] == "DE"
+    assert next(c.code for c in tagger.tag(*GERMAN, "de")) == "DE"
     assert "RU" in {c.code for c in tagger.tag(*GERMAN, "de")}
     spanish = ("España y Marruecos firman un acuerdo", "El gobierno español y el marroquí firmaron el martes en Rabat.")
     assert {c.code for c in tagger.tag(*spanish, "es")} >= {"ES", "MA"}
@@ -66,11 +66,15 @@ def test_countries_in_other_languages() -> None:
     assert "BR" in {c.code for c in tagger.tag(*english, "pt")}
 
 
-async def _ingest(database: Database, folder: Path, settings, articles: dict[str, tuple[str, str]]) -> None:
+def _write(folder: Path, articles: dict[str, tuple[str, str]]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, (title, text) in articles.items():
         (folder / f"{name}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
-    await ingest([str(folder)], database=database, settings=settings)
+    return folder
+
+
+async def _ingest(database: Database, folder: Path, settings, articles: dict[str, tuple[str, str]]) -> None:
+    await ingest([str(_write(folder, articles))], database=database, settings=settings)
 
 
 async def test_language_is_stored_filtered_and_labelled(
@@ -94,7 +98,8 @@ async def test_language_is_stored_filtered_and_labelled(
     only = await digest_now(database, DigestFilters(since=window.since, until=window.until, languages=("pt", "de")))
     assert {item.language for item in only.items} == {"pt", "de"}
     text = markdown(only)
-    assert "in Portuguese" in text and "in German" in text
+    assert "in Portuguese" in text
+    assert "in German" in text
     assert "in English" not in markdown(everything)
 
     latest = await queries.latest(database, guild_id=None, country="BR", language="pt")
@@ -119,8 +124,10 @@ async def test_translation_through_a_local_model(
         rows = {a.language: a for a in await session.scalars(select(Article))}
     portuguese = rows["pt"]
     assert portuguese.title == PORTUGUESE[0]  # the original stays
-    assert portuguese.title_translated and set(portuguese.title_translated.split()) == {"Atlantis"}
-    assert portuguese.summary_translated and "Atlantis" in portuguese.summary_translated
+    assert portuguese.title_translated
+    assert set(portuguese.title_translated.split()) == {"Atlantis"}
+    assert portuguese.summary_translated
+    assert "Atlantis" in portuguese.summary_translated
     assert rows["de"].title_translated is None  # German is not in the languages to translate
     assert rows["en"].title_translated is None
 
@@ -129,5 +136,6 @@ async def test_translation_through_a_local_model(
         sqlite_database, DigestFilters(since=now - timedelta(days=1), until=now, languages=("pt",))
     )
     (item,) = digest.items
-    assert item.translated and item.title == portuguese.title_translated
+    assert item.translated
+    assert item.title == portuguese.title_translated
     assert "translated from Portuguese" in markdown(digest)
