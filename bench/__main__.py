@@ -23,8 +23,8 @@ REPORT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 COMMAND = "make bench"
 
 
-def collect(console: Console) -> dict[str, Any]:
-    """Run every benchmark and return all figures."""
+def collect(console: Console, only: set[str] | None = None) -> dict[str, Any]:
+    """Run every benchmark (or those named in ``only``) and return their figures."""
     steps: list[tuple[str, str, tuple[str, ...]]] = [
         ("summarizer_default", "bench.summarizer_speed", ("--mode", "default", "--sections", "400")),
         ("summarizer_int8", "bench.summarizer_speed", ("--mode", "int8", "--sections", "400")),
@@ -39,15 +39,20 @@ def collect(console: Console) -> dict[str, Any]:
     ]
     if BBC.exists():
         steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
+    if BBC.exists() and (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
+        steps.append(("sentences", "bench.sentences", ()))
     if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
         steps.append(("countries", "bench.countries", ()))
         steps.append(("stories", "bench.stories", ()))
     figures: dict[str, Any] = {}
     for name, module, args in steps:
+        if only and name not in only:
+            continue
         started = time.perf_counter()
         with console.status(f"Running {name}…"):
             figures[name] = in_child(module, *args)
         figures[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+        figures[name]["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         console.print(f"{name}: {figures[name]['wall_seconds']} s", style="dim")
     return figures
 
@@ -142,13 +147,29 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     r = f.get("rouge", {})
-    if "summarizer" in r:
-        ours, lead = r["summarizer"], r["lead3"]
+    cases = [("BBC held-out", r.get("bbc_held_out"))]
+    cases += [(f"BBC {name}", value) for name, value in r.get("bbc_across_categories", {}).items()]
+    cases.append(("Reuters headlines (F)", r.get("reuters_headlines")))
+    for label, case in cases:
+        if case:
+            picked = case["picked_from"]
+            out.append(
+                (
+                    f"summary ROUGE-1, {label} ({case['articles']})",
+                    f"{case['rouge1']} ({case['ratio']}x Lead-3)",
+                    f"Lead-3 {case['lead3_rouge1']}; recall {case['rouge1_recall']} vs {case['lead3_rouge1_recall']}; "
+                    f"{case['words']} vs {case['lead3_words']} words; sentences from first / 2nd-3rd / later "
+                    f"{picked['first']} / {picked['second_third']} / {picked['later']}",
+                )
+            )
+    sb = f.get("sentences", {})
+    if "sitrep" in sb:
         out.append(
             (
-                f"ROUGE-1/2/Lsum, BBC held-out ({r['articles']})",
-                f"{ours['rouge1']} / {ours['rouge2']} / {ours['rougeLsum']}",
-                f"Lead-3 {lead['rouge1']} / {lead['rouge2']} / {lead['rougeLsum']}",
+                f"sentence splitting, {sb['paragraphs']} labelled paragraphs: exact",
+                f"{sb['sitrep']['exact']}",
+                f"pysbd {sb['pysbd']['exact']}, syntok {sb['syntok']['exact']} (syntok changes the text in "
+                f"{1 - sb['syntok']['text_unchanged']:.0%})",
             )
         )
     k = f.get("countries", {})
@@ -182,15 +203,18 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 )
             )
     t = f.get("topics", {})
-    if "micro" in t:
-        m = t["micro"]
-        out.append(
-            (
-                "topics micro P/R/F1, BBC mapped labels",
-                f"{m['precision']} / {m['recall']} / {m['f1']}",
-                f"sport+entertainment with no topic {t['sport_and_entertainment_with_no_topic']}",
-            )
-        )
+    for corpus in ("bbc", "reuters"):
+        for form in ("full", "short"):
+            case = t.get(corpus, {}).get(form)
+            if case:
+                out.append(
+                    (
+                        f"topics, {corpus} {form} ({case['articles']}): fitting first topic / precision",
+                        f"{case['coverage']} / {case['precision']}",
+                        f"by family {case['family_coverage']} / {case['family_precision']}; "
+                        f"any topic {case['any_topic']}",
+                    )
+                )
     s = f.get("scaleout", {})
     for entry in s.get("enrich", []):
         out.append(
@@ -230,7 +254,9 @@ def write(figures: dict[str, Any], console: Console) -> None:
         "",
         f"Produced by `{COMMAND}` on {payload['when']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, "
         f"Python {info['python']}, torch {info['packages']['torch']}, transformers {info['packages']['transformers']}.",
-        "Raw figures: `bench/results/latest.json`. Benchmarks print figures; they never fail CI.",
+        "Raw figures: `bench/results/latest.json`, each benchmark with the time it was measured (`make bench` runs"
+        " them all; `python -m bench --only rouge,topics` runs some again and keeps the rest). Benchmarks print"
+        " figures; they never fail CI.",
         "",
         "| measure | value | baseline / notes |",
         "| --- | --- | --- |",
@@ -241,10 +267,18 @@ def write(figures: dict[str, Any], console: Console) -> None:
 
 
 def main() -> None:
-    """Run, print and write everything."""
+    """Run, print and write everything; ``--only a,b`` runs those benchmarks and keeps the other figures."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="Comma-separated benchmark names to run again (e.g. rouge,topics).")
+    args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",")} if args.only else None
     console = Console()
     started = time.perf_counter()
-    figures = collect(console)
+    figures = collect(console, only)
+    if only and RESULTS.exists():
+        figures = json.loads(RESULTS.read_text())["figures"] | figures
     figures["total_wall_seconds"] = round(time.perf_counter() - started, 1)
     write(figures, console)
     console.print(f"Done in {figures['total_wall_seconds']} s; wrote {RESULTS} and {REPORT}.")

@@ -66,7 +66,11 @@ class Enricher:
         if self._topics is None or self._topics.topics != topics:
             tagging = self.settings.tagging
             self._topics = TopicTagger(
-                topics, self.encoder, threshold=tagging.topic_threshold, max_topics=tagging.max_topics
+                topics,
+                self.encoder,
+                threshold=tagging.topic_threshold,
+                first_threshold=tagging.first_topic_threshold,
+                max_topics=tagging.max_topics,
             )
         return self._topics
 

@@ -25,6 +25,7 @@ class Topic(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(min_length=1)
     keywords: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,7 +79,13 @@ def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
 
 
 class TopicTagger:
-    """Scores each article against every topic; keeps up to ``max_topics`` above ``threshold``."""
+    """Scores each article against every topic; keeps its best topic if at least ``first_threshold``, and up to
+    ``max_topics`` in all above ``threshold``.
+
+    A topic's meaning is its description and its example headlines: an article's similarity to a topic is
+    its best match among them. Keyword evidence adds to a topic only when the meaning alone reaches
+    ``keyword_floor``, so a word ("clinics") never decides on its own.
+    """
 
     def __init__(
         self,
@@ -86,16 +93,20 @@ class TopicTagger:
         encoder: SentenceEncoder,
         *,
         threshold: float = 0.4,
+        first_threshold: float | None = None,
         max_topics: int = 3,
         keyword_weight: float = 0.35,
+        keyword_floor: float = 0.3,
         chunk_chars: int = 500,
         max_chunks: int = 8,
     ) -> None:
         self.topics = list(topics)
         self.encoder = encoder
         self.threshold = threshold
+        self.first_threshold = threshold if first_threshold is None else first_threshold
         self.max_topics = max_topics
         self.keyword_weight = keyword_weight
+        self.keyword_floor = keyword_floor
         self.chunk_chars = chunk_chars
         self.max_chunks = max_chunks
         self.version = taxonomy_version(self.topics)
@@ -104,12 +115,25 @@ class TopicTagger:
         for index, topic in enumerate(self.topics):
             for keyword in topic.keywords:
                 self._owners.setdefault(_fold_keyword(keyword), []).append(index)
+        self._prototypes = [f"{t.name}: {t.description}" for t in self.topics]
+        self._prototype_topic = list(range(len(self.topics)))
+        for index, topic in enumerate(self.topics):
+            self._prototypes.extend(topic.examples)
+            self._prototype_topic.extend([index] * len(topic.examples))
         self._vectors: np.ndarray | None = None
 
     def _topic_vectors(self) -> np.ndarray:
+        """Return one unit vector per prototype (descriptions, then examples)."""
         if self._vectors is None:
-            self._vectors = self.encoder.encode([f"{t.name}: {t.description}" for t in self.topics])
+            self._vectors = self.encoder.encode(self._prototypes)
         return self._vectors
+
+    def _per_topic(self, similarity: np.ndarray) -> np.ndarray:
+        """Reduce (rows x prototypes) similarities to (rows x topics): each topic's best prototype."""
+        best = np.full((similarity.shape[0], len(self.topics)), -1.0, dtype=np.float32)
+        for column, topic in enumerate(self._prototype_topic):
+            np.maximum(best[:, topic], similarity[:, column], out=best[:, topic])
+        return best
 
     def _passages(self, title: str, text: str) -> list[list[str]]:
         """Split an article into passages of whole sentences, about ``chunk_chars`` each, title first.
@@ -167,14 +191,15 @@ class TopicTagger:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         topic_vectors = self._topic_vectors() if self.topics else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         # An article about several things has a passage on each: blend its best passage with the whole.
-        chunk_similarity = vectors @ topic_vectors.T
+        chunk_similarity = self._per_topic(vectors @ topic_vectors.T)
         best = np.full((len(articles), len(self.topics)), -1.0, dtype=np.float32)
         np.maximum.at(best, owners, chunk_similarity)
         article_vectors = np.zeros((len(articles), vectors.shape[1]), dtype=np.float32)
         np.add.at(article_vectors, owners, vectors)
         article_vectors /= np.maximum(np.linalg.norm(article_vectors, axis=1, keepdims=True), 1e-9)
-        similarity = 0.5 * (article_vectors @ topic_vectors.T) + 0.5 * best
+        similarity = 0.5 * self._per_topic(article_vectors @ topic_vectors.T) + 0.5 * best
         evidence = np.stack([self.evidence(title, text) for title, text in articles])
+        evidence[similarity < self.keyword_floor] = 0.0
         return similarity + self.keyword_weight * evidence, article_vectors
 
     def tag(self, articles: Sequence[tuple[str, str]]) -> list[list[TopicScore]]:
@@ -182,11 +207,15 @@ class TopicTagger:
         return self.pick(self.scores(articles))
 
     def pick(self, scores: np.ndarray) -> list[list[TopicScore]]:
-        """Keep, per row of scores, the best topics above the threshold."""
+        """Keep, per row of scores, the best topic above the first threshold and the next ones above the other."""
         results = []
         for row in scores:
             order = np.argsort(-row)
-            kept = [TopicScore(self.topics[i].name, round(float(row[i]), 4)) for i in order if row[i] >= self.threshold]
+            kept = [
+                TopicScore(self.topics[i].name, round(float(row[i]), 4))
+                for rank, i in enumerate(order)
+                if row[i] >= (self.first_threshold if rank == 0 else self.threshold)
+            ]
             results.append(kept[: self.max_topics])
         return results
 
