@@ -23,9 +23,9 @@ REPORT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 COMMAND = "make bench"
 
 
-def collect(console: Console, only: set[str] | None = None) -> dict[str, Any]:
-    """Run every benchmark (or those named in ``only``) and return their figures."""
-    steps: list[tuple[str, str, tuple[str, ...]]] = [
+def steps() -> list[tuple[str, str, tuple[str, ...]]]:
+    """Return (name, module, arguments) of every benchmark that can run here."""
+    found: list[tuple[str, str, tuple[str, ...]]] = [
         ("summarizer_default", "bench.summarizer_speed", ("--mode", "default", "--sections", "400")),
         ("summarizer_int8", "bench.summarizer_speed", ("--mode", "int8", "--sections", "400")),
         ("summarizer_naive", "bench.summarizer_speed", ("--mode", "naive", "--sections", "400")),
@@ -38,14 +38,19 @@ def collect(console: Console, only: set[str] | None = None) -> dict[str, Any]:
         ("story_scale", "bench.story_scale", ("--sizes", "10000,100000")),
     ]
     if BBC.exists():
-        steps += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
+        found += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
     if BBC.exists() and (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
-        steps.append(("sentences", "bench.sentences", ()))
+        found.append(("sentences", "bench.sentences", ()))
     if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
-        steps.append(("countries", "bench.countries", ()))
-        steps.append(("stories", "bench.stories", ()))
+        found.append(("countries", "bench.countries", ()))
+        found.append(("stories", "bench.stories", ()))
+    return found
+
+
+def collect(console: Console, only: set[str] | None = None) -> dict[str, Any]:
+    """Run every benchmark (or those named in ``only``) and return their figures."""
     figures: dict[str, Any] = {}
-    for name, module, args in steps:
+    for name, module, args in steps():
         if only and name not in only:
             continue
         started = time.perf_counter()
@@ -261,6 +266,16 @@ def write(figures: dict[str, Any], console: Console) -> None:
         "| measure | value | baseline / notes |",
         "| --- | --- | --- |",
         *(f"| {a} | {b} | {c} |" for a, b, c in flat),
+        "",
+        "## Reproduce",
+        "",
+        "Each benchmark on its own (after `make install`; quality benchmarks read `../shared/data`):",
+        "",
+        *(f"- {name}: `{' '.join(['.venv/bin/python -m', module, *args])}`" for name, module, args in steps()),
+        "",
+        "The learned parts are trained with `.venv/bin/python -m digests.summarize.train "
+        "../shared/data/bbc-news-summary.jsonl` (BBC even lines) and `.venv/bin/python -m "
+        "digests.tagging.train_countries ../shared/data/reuters-modapte-train.jsonl` (Reuters id-hash buckets 0-6).",
         "",
     ]
     REPORT.write_text("\n".join(lines))

@@ -201,6 +201,35 @@ async def test_topic_search_and_article(wire: tuple[FakeDiscord, SitrepBot]) -> 
     assert answer["data"]["embeds"][0]["title"] == "Chile Opens Lithium Flats to New Investors"
 
 
+async def test_queries_filter_by_language(wire: tuple[FakeDiscord, SitrepBot]) -> None:
+    fake, _ = wire
+    english = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "topic",
+        [{"type": 3, "name": "name", "value": "energy"}, {"type": 3, "name": "language", "value": "English"}],
+    )
+    (message,) = await english.followup(1)
+    assert "Kenya Expands Geothermal Power" in message["embeds"][0]["description"]
+    german = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "topic",
+        [{"type": 3, "name": "name", "value": "energy"}, {"type": 3, "name": "language", "value": "de"}],
+    )
+    (message,) = await german.followup(1)
+    assert message["embeds"][0]["description"] == "Nothing matched."
+    unknown = await fake.interact(
+        GUILD,
+        CHANNEL,
+        "country",
+        [{"type": 3, "name": "name", "value": "Japan"}, {"type": 3, "name": "language", "value": "Elvish"}],
+    )
+    answer = await unknown.answered()
+    assert answer["data"]["flags"] & 64
+    assert "Unknown language" in answer["data"]["content"]
+
+
 async def test_admin_commands_are_refused_to_members(wire: tuple[FakeDiscord, SitrepBot]) -> None:
     fake, _ = wire
     interaction = await fake.interact(
@@ -378,8 +407,9 @@ async def test_login_failures_are_one_clear_line(
 async def test_replies_stay_within_discords_limits(wire: tuple[FakeDiscord, SitrepBot]) -> None:
     fake, _ = wire
     options = {c["name"]: c for c in fake.commands["global"]}
-    (name,) = options["country"]["options"]
-    assert name["max_length"] == 100
+    name, language = options["country"]["options"]
+    assert name["max_length"] == language["max_length"] == 100
+    assert not language.get("required")
     assert {o["name"]: o.get("max_length") for o in options["digest"]["options"]}["since"] == 40
     # Discord enforces max_length itself; should a long value get through, the reply is still cut to fit.
     for command, option in (("country", "name"), ("topic", "name"), ("digest", "since")):
