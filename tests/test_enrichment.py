@@ -118,8 +118,9 @@ def test_each_sentence_is_encoded_once_for_summary_and_tags() -> None:
         summarized = enricher.encoder.encoded
         (tags,) = enricher.tag([(article.title, article.text)])
         # Tagging reuses the summarizer's sentence vectors: new are only the headings (not summarized) and,
-        # the first time, the topics' descriptions.
-        assert enricher.encoder.encoded - summarized <= len(article.sections) + len(enricher.taxonomy)
+        # the first time, the topics' descriptions and example headlines.
+        prototypes = sum(1 + len(topic.examples) for topic in enricher.taxonomy)
+        assert enricher.encoder.encoded - summarized <= len(article.sections) + prototypes
         assert "cybersecurity" in [t.name for t in tags.topics]
         again = enricher.encoder.encode(["A sentence.", "Another one."])
         assert np.allclose(again, enricher.encoder.encode(["A sentence.", "Another one."]))

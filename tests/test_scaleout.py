@@ -48,7 +48,7 @@ async def test_processes_starting_together_on_an_empty_database_all_succeed(empt
             await asyncio.gather(*(database.migrate() for database in databases))
         async with databases[0].engine.connect() as connection:
             version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0011"
+        assert version == "0012"
     finally:
         await asyncio.gather(*(database.dispose() for database in databases))
 
