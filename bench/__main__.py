@@ -241,6 +241,17 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _measured_lines(figures: dict[str, Any]) -> list[str]:
+    """Say when each benchmark ran, where they did not all run at once."""
+    runs: dict[str, list[str]] = {}
+    for name, figure in figures.items():
+        if isinstance(figure, dict) and "measured_at" in figure:
+            runs.setdefault(figure["measured_at"][:16].replace("T", " "), []).append(name)
+    if len(runs) < 2:
+        return []
+    return ["Measured " + "; ".join(f"{when} UTC: {', '.join(names)}" for when, names in sorted(runs.items())) + "."]
+
+
 def write(figures: dict[str, Any], console: Console) -> None:
     """Print the table and write the JSON and the Markdown report."""
     table = Table(title="Sitrep benchmarks", title_justify="left")
@@ -257,8 +268,9 @@ def write(figures: dict[str, Any], console: Console) -> None:
     lines = [
         "# Benchmarks",
         "",
-        f"Produced by `{COMMAND}` on {payload['when']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, "
+        f"Written by `{COMMAND}` on {payload['when']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, "
         f"Python {info['python']}, torch {info['packages']['torch']}, transformers {info['packages']['transformers']}.",
+        *_measured_lines(figures),
         "Raw figures: `bench/results/latest.json`, each benchmark with the time it was measured (`make bench` runs"
         " them all; `python -m bench --only rouge,topics` runs some again and keeps the rest). Benchmarks print"
         " figures; they never fail CI.",
@@ -293,7 +305,11 @@ def main() -> None:
     started = time.perf_counter()
     figures = collect(console, only)
     if only and RESULTS.exists():
-        figures = json.loads(RESULTS.read_text())["figures"] | figures
+        previous = json.loads(RESULTS.read_text())
+        for figure in previous["figures"].values():
+            if isinstance(figure, dict):
+                figure.setdefault("measured_at", previous["when"])
+        figures = previous["figures"] | figures
     figures["total_wall_seconds"] = round(time.perf_counter() - started, 1)
     write(figures, console)
     console.print(f"Done in {figures['total_wall_seconds']} s; wrote {RESULTS} and {REPORT}.")
