@@ -139,3 +139,24 @@ async def test_translation_through_a_local_model(
     assert item.translated
     assert item.title == portuguese.title_translated
     assert "translated from Portuguese" in markdown(digest)
+
+
+async def test_a_translation_model_that_cannot_load_leaves_articles_tagged(
+    sqlite_database: Database, encoder: SentenceEncoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "no-such-model"
+    settings = make_settings(sqlite_database.url, translate={"enabled": True, "model": str(missing), "offline": True})
+    await _ingest(sqlite_database, tmp_path / "feed", settings, {"pt": PORTUGUESE})
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        report = await summarize_pending(database=sqlite_database, enricher=enricher)
+    finally:
+        enricher.close()
+    assert report.articles_tagged == 1
+    async with sqlite_database.sessions() as session:
+        (article,) = await session.scalars(select(Article))
+    assert article.language == "pt"
+    assert article.title_translated is None
+    assert article.ready_at is not None
+    assert "Translation is on but failed" in caplog.text
+    assert str(missing) in caplog.text

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from digests.collect.sectionize import Sectionizer
+from digests.errors import SitrepError
 from digests.inference import ModelWorker, SentenceEncoder, build_encoder
 from digests.services.stories import StoryReport, place_batch
 from digests.settings import Settings
@@ -39,6 +40,8 @@ class ArticleTags:
     topics: list[TopicScore]
     vector: np.ndarray
     language: str | None = None
+    # The English title and summary of an article in another language, when translation is on.
+    english: tuple[str, str] | None = None
 
 
 class Enricher:
@@ -96,36 +99,39 @@ class Enricher:
         """Summarize sections (blocking)."""
         return self.summarizer.summarize(sections) if sections else []
 
-    def tag(
-        self, articles: Sequence[tuple[str, str]], english: Sequence[tuple[str, str] | None] = ()
-    ) -> list[ArticleTags]:
-        """Tag articles given as (title, text) pairs (blocking), detecting each one's language.
+    def tag(self, articles: Sequence[tuple[str, str]], summaries: Sequence[str] = ()) -> list[ArticleTags]:
+        """Tag articles given as (title, text) pairs (blocking): language, countries, topics, embedding.
 
-        ``english`` may give, per article, an English (title, summary) to find topics in, for translated articles.
+        With ``summaries`` (one per article) and translation on, an article in another language gets an English
+        title and summary, and its topics are found in them.
         """
         languages = [detect_language(title, text) for title, text in articles]
-        readable: list[tuple[str, str]] = list(articles)
-        for index, translated in enumerate(english):
-            if translated is not None:
-                readable[index] = translated
+        english = self._translate(articles, summaries, languages) if summaries else [None] * len(articles)
+        readable = [pair if done is None else done for pair, done in zip(articles, english, strict=True)]
         scores, vectors = self.topics.analyse(readable)
         return [
-            ArticleTags(self.countries.tag(title, text, language), topic_scores, vector, language)
-            for (title, text), language, topic_scores, vector in zip(
-                articles, languages, self.topics.pick(scores), vectors, strict=True
+            ArticleTags(self.countries.tag(title, text, language), topic_scores, vector, language, translated)
+            for (title, text), language, translated, topic_scores, vector in zip(
+                articles, languages, english, self.topics.pick(scores), vectors, strict=True
             )
         ]
 
-    def translate(self, articles: Sequence[tuple[str, str]]) -> list[tuple[str, str] | None]:
-        """Return the English (title, summary) of each article the settings translate, else None (blocking)."""
-        if not self.settings.translate.enabled:
-            return [None] * len(articles)
-        languages = [detect_language(title, summary) for title, summary in articles]
+    def _translate(
+        self, articles: Sequence[tuple[str, str]], summaries: Sequence[str], languages: Sequence[str | None]
+    ) -> list[tuple[str, str] | None]:
+        """Return the English (title, summary) of each article the settings translate, else None.
+
+        A model that cannot be loaded or run is logged and the articles stay untranslated: tags still come.
+        """
         wanted = [i for i, language in enumerate(languages) if self.translator.wanted(language)]
         results: list[tuple[str, str] | None] = [None] * len(articles)
         if not wanted:
             return results
-        translated = self.translator.translate([part for i in wanted for part in articles[i]])
+        try:
+            translated = self.translator.translate([part for i in wanted for part in (articles[i][0], summaries[i])])
+        except SitrepError as error:
+            log.error("Translation is on but failed; articles stay untranslated: %s", error)
+            return results
         for number, i in enumerate(wanted):
             results[i] = (translated[2 * number], translated[2 * number + 1])
         return results
@@ -191,12 +197,9 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
         if not articles:
             return 0
         summaries = [article_summary([s.summary or "" for s in a.sections], sentences) for a in articles]
-        translated = await enricher.run(
-            enricher.translate, [(a.title, summary) for a, summary in zip(articles, summaries, strict=True)]
-        )
-        tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles], translated)
+        tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles], summaries)
         now = utcnow()
-        for article, summary, english, found in zip(articles, summaries, translated, tags, strict=True):
+        for article, summary, found in zip(articles, summaries, tags, strict=True):
             store.save_tags(
                 article,
                 summary=summary,
@@ -207,7 +210,7 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
                 model_id=enricher.encoder.model_id,
                 now=now,
                 language=found.language,
-                translated=english,
+                translated=found.english,
             )
         report.articles_tagged += len(articles)
         return len(articles)

@@ -71,6 +71,8 @@ def _gazetteer(language: str | None = None) -> dict[str, _Entry]:
     """Return every name the tagger knows, keyed by folded words; a language adds its own names."""
     if language in LANGUAGES:
         return _gazetteer() | _foreign_names(language)
+    if language is not None:
+        return _gazetteer()  # English, or a language without names of its own: the same dictionary
     entries: dict[str, _Entry] = {}
 
     def add(term: str, code: str | None, kind: str) -> None:
