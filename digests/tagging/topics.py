@@ -211,12 +211,12 @@ class TopicTagger:
         results = []
         for row in scores:
             order = np.argsort(-row)
-            kept = [
-                TopicScore(self.topics[i].name, round(float(row[i]), 4))
-                for rank, i in enumerate(order)
-                if row[i] >= (self.first_threshold if rank == 0 else self.threshold)
-            ]
-            results.append(kept[: self.max_topics])
+            kept = []
+            for rank, i in enumerate(order[: self.max_topics]):
+                if row[i] < (self.first_threshold if rank == 0 else self.threshold):
+                    break  # best first: a topic is never kept after a better one was not
+                kept.append(TopicScore(self.topics[i].name, round(float(row[i]), 4)))
+            results.append(kept)
         return results
 
 
