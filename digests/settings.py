@@ -134,7 +134,7 @@ class TaggingSettings(BaseModel):
     topics_file: str = "topics.toml"
     max_topics: int = Field(default=3, ge=0, le=10)
     # An article's best topic is kept from this score on; its other topics need topic_threshold.
-    first_topic_threshold: float = 0.25
+    first_topic_threshold: float = 0.22
     topic_threshold: float = 0.35
     max_countries: int = Field(default=8, ge=1)
 

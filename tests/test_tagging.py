@@ -92,7 +92,7 @@ def test_country_names() -> None:
 @pytest.fixture(scope="module")
 def topic_tagger() -> TopicTagger:
     topics = load_topics(REPO / "config" / "topics.toml")
-    return TopicTagger(topics, SentenceEncoder(int8=True), threshold=0.35, first_threshold=0.25)
+    return TopicTagger(topics, SentenceEncoder(int8=True), threshold=0.35, first_threshold=0.22)
 
 
 def test_default_taxonomy_covers_the_news() -> None:

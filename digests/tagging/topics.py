@@ -83,7 +83,7 @@ class TopicTagger:
     ``max_topics`` in all above ``threshold``.
 
     A topic's meaning is its description and its example headlines: an article's similarity to a topic is
-    its best match among them. Keyword evidence adds to a topic only when the meaning alone reaches
+    the mean of its two best matches among them. Keyword evidence adds to a topic only when the meaning alone reaches
     ``keyword_floor``, so a word ("clinics") never decides on its own.
     """
 
@@ -129,11 +129,17 @@ class TopicTagger:
         return self._vectors
 
     def _per_topic(self, similarity: np.ndarray) -> np.ndarray:
-        """Reduce (rows x prototypes) similarities to (rows x topics): each topic's best prototype."""
-        best = np.full((similarity.shape[0], len(self.topics)), -1.0, dtype=np.float32)
-        for column, topic in enumerate(self._prototype_topic):
-            np.maximum(best[:, topic], similarity[:, column], out=best[:, topic])
-        return best
+        """Reduce (rows x prototypes) similarities to (rows x topics): the mean of each topic's two best matches.
+
+        Two, not one: a single example that happens to share words with an article is not enough.
+        """
+        owners = np.asarray(self._prototype_topic)
+        result = np.full((similarity.shape[0], len(self.topics)), -1.0, dtype=np.float32)
+        for topic in range(len(self.topics)):
+            columns = similarity[:, owners == topic]
+            best = min(2, columns.shape[1])
+            result[:, topic] = np.sort(columns, axis=1)[:, -best:].mean(axis=1)
+        return result
 
     def _passages(self, title: str, text: str) -> list[list[str]]:
         """Split an article into passages of whole sentences, about ``chunk_chars`` each, title first.
