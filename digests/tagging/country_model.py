@@ -22,7 +22,7 @@ import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("country-model.json")
 
-# Evidence per candidate; train_countries builds the same rows through ``candidate_features``.
+# Evidence per candidate, in row order; training builds its rows through the same ``Priors.candidates``.
 FEATURES = (
     "found",
     "log_score",
