@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 WORDS = "minerals Atlantis the of and Japan Britain cyber supply agreement 1999 . ,".split()
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -20,26 +21,40 @@ def _tokenizer(vocabulary: list[str]):
     )
 
 
-def build_seq2seq(folder: Path, *, always: str) -> Path:
-    """Save a one-layer BART whose every generated token is ``always``."""
+def _seq2seq(
+    folder: Path, vocabulary: list[str], config_class: Any, model_class: Any, *, always: str, **ids: int
+) -> Path:
+    """Save a one-layer encoder-decoder whose every generated token is ``always``."""
     import torch
-    from transformers import BartConfig, BartForConditionalGeneration
 
-    vocabulary = SPECIALS + WORDS
-    tokenizer = _tokenizer(vocabulary)
-    config = BartConfig(
+    config = config_class(
         vocab_size=len(vocabulary), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
-        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=None,
+        pad_token_id=0, eos_token_id=2, forced_eos_token_id=None, **ids,
     )  # fmt: skip
     torch.manual_seed(0)
-    model = BartForConditionalGeneration(config)
+    model = model_class(config)
     with torch.no_grad():
         model.final_logits_bias[0, vocabulary.index(always)] = 50.0
+    return _save(folder, _tokenizer(vocabulary), model)
+
+
+def _save(folder: Path, tokenizer: Any, model: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
+
+
+def build_seq2seq(folder: Path, *, always: str) -> Path:
+    """Save a one-layer BART whose every generated token is ``always``."""
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    vocabulary = SPECIALS + WORDS
+    return _seq2seq(
+        folder, vocabulary, BartConfig, BartForConditionalGeneration, always=always, bos_token_id=1,
+        decoder_start_token_id=2,
+    )  # fmt: skip
 
 
 def build_causal(folder: Path, *, always: str) -> Path:
@@ -58,29 +73,12 @@ def build_causal(folder: Path, *, always: str) -> Path:
     model = LlamaForCausalLM(config)
     with torch.no_grad():
         model.lm_head.weight.zero_()
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+    return _save(folder, tokenizer, model)
 
 
 def build_marian(folder: Path, *, always: str) -> Path:
     """Save a one-layer MarianMT translation model whose every generated token is ``always``."""
-    import torch
     from transformers import MarianConfig, MarianMTModel
 
     vocabulary = SPECIALS + WORDS + ["Brasil", "EUA", "o", "a", "de", "governo"]
-    tokenizer = _tokenizer(vocabulary)
-    config = MarianConfig(
-        vocab_size=len(vocabulary), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
-        pad_token_id=0, eos_token_id=2, decoder_start_token_id=0, forced_eos_token_id=None,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = MarianMTModel(config)
-    with torch.no_grad():
-        model.final_logits_bias[0, vocabulary.index(always)] = 50.0
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+    return _seq2seq(folder, vocabulary, MarianConfig, MarianMTModel, always=always, decoder_start_token_id=0)

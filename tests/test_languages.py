@@ -15,7 +15,8 @@ from digests.render.text import markdown
 from digests.services import queries
 from digests.services.collection import ingest
 from digests.services.digests import digest_now
-from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.enrichment import Enricher, EnrichReport, summarize_pending
+from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Article
 from digests.tagging.countries import CountryTagger
@@ -39,6 +40,7 @@ ENGLISH = (
     "Japan and Britain signed an agreement on Tuesday to share threat intelligence and protect undersea cables, "
     "officials in Tokyo said. The pact also covers supplies of critical minerals.",
 )
+THREE = {"pt": PORTUGUESE, "de": GERMAN, "en": ENGLISH}
 
 
 def test_languages_are_detected_offline_and_named() -> None:
@@ -73,20 +75,23 @@ def _write(folder: Path, articles: dict[str, tuple[str, str]]) -> Path:
     return folder
 
 
-async def _ingest(database: Database, folder: Path, settings, articles: dict[str, tuple[str, str]]) -> None:
+async def _enrich(
+    database: Database, encoder: SentenceEncoder, settings: Settings, folder: Path, articles: dict[str, tuple[str, str]]
+) -> EnrichReport:
+    """Ingest the articles from a folder, then summarize and tag them."""
     await ingest([str(_write(folder, articles))], database=database, settings=settings)
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        return await summarize_pending(database=database, enricher=enricher)
+    finally:
+        enricher.close()
 
 
 async def test_language_is_stored_filtered_and_labelled(
     database: Database, encoder: SentenceEncoder, tmp_path: Path
 ) -> None:
     settings = make_settings(database.url)
-    await _ingest(database, tmp_path / "feed", settings, {"pt": PORTUGUESE, "de": GERMAN, "en": ENGLISH})
-    enricher = Enricher(settings, encoder=encoder)
-    try:
-        await summarize_pending(database=database, enricher=enricher)
-    finally:
-        enricher.close()
+    await _enrich(database, encoder, settings, tmp_path / "feed", THREE)
     async with database.sessions() as session:
         stored = {a.title: a.language for a in await session.scalars(select(Article))}
     assert stored == {PORTUGUESE[0]: "pt", GERMAN[0]: "de", ENGLISH[0]: "en"}
@@ -114,12 +119,9 @@ async def test_translation_through_a_local_model(
     settings = make_settings(
         sqlite_database.url, translate={"enabled": True, "model": str(model), "languages": ["pt"], "offline": True}
     )
-    await _ingest(sqlite_database, tmp_path / "feed", settings, {"pt": PORTUGUESE, "de": GERMAN, "en": ENGLISH})
-    enricher = Enricher(settings, encoder=encoder)
-    try:
-        await summarize_pending(database=sqlite_database, enricher=enricher)
-    finally:
-        enricher.close()
+    await _enrich(
+        sqlite_database, encoder, settings, tmp_path / "feed", {"pt": PORTUGUESE, "de": GERMAN, "en": ENGLISH}
+    )
     async with sqlite_database.sessions() as session:
         rows = {a.language: a for a in await session.scalars(select(Article))}
     portuguese = rows["pt"]
@@ -146,12 +148,7 @@ async def test_a_translation_model_that_cannot_load_leaves_articles_tagged(
 ) -> None:
     missing = tmp_path / "no-such-model"
     settings = make_settings(sqlite_database.url, translate={"enabled": True, "model": str(missing), "offline": True})
-    await _ingest(sqlite_database, tmp_path / "feed", settings, {"pt": PORTUGUESE})
-    enricher = Enricher(settings, encoder=encoder)
-    try:
-        report = await summarize_pending(database=sqlite_database, enricher=enricher)
-    finally:
-        enricher.close()
+    report = await _enrich(sqlite_database, encoder, settings, tmp_path / "feed", {"pt": PORTUGUESE})
     assert report.articles_tagged == 1
     async with sqlite_database.sessions() as session:
         (article,) = await session.scalars(select(Article))

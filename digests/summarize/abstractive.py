@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from digests.inference.batching import by_length
+from digests.inference.batching import by_length, generate_texts
 from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
 from digests.settings import SummarizeSettings
 from digests.summarize.base import SectionInput, SectionSummary, join_within
@@ -17,8 +16,6 @@ from digests.summarize.guard import unsupported_facts
 from digests.text import sentences_of
 
 log = logging.getLogger(__name__)
-
-_SPACE = re.compile(r"\s+")
 
 
 class AbstractiveSummarizer:
@@ -87,24 +84,16 @@ class AbstractiveSummarizer:
         tokenizer, model, kind = self._load()
 
         def run(batch: list[str]) -> list[str]:
-            inputs = batch if kind == "seq2seq" else [self._prompt(tokenizer, text) for text in batch]
-            encoded = tokenizer(
-                inputs,
-                padding=True,
-                truncation=True,
-                max_length=self.settings.max_input_tokens,
-                return_tensors="pt",
-            ).to(model.device)
-            generated = model.generate(
-                **encoded,
+            return generate_texts(
+                tokenizer,
+                model,
+                batch if kind == "seq2seq" else [self._prompt(tokenizer, text) for text in batch],
+                max_input_tokens=self.settings.max_input_tokens,
+                prompted=kind == "causal",
                 max_new_tokens=self.settings.max_new_tokens,
                 num_beams=self.settings.num_beams,
-                do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
             )
-            if kind == "causal":
-                generated = generated[:, encoded["input_ids"].shape[1] :]
-            return [_SPACE.sub(" ", tokenizer.decode(ids, skip_special_tokens=True)).strip() for ids in generated]
 
         with torch.inference_mode():
             return by_length(texts, self.settings.batch_size, run)

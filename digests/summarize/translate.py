@@ -7,18 +7,16 @@ loads on first use; a model that cannot be loaded is a clear error naming it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from digests.inference.batching import by_length
+from digests.inference.batching import by_length, generate_texts
 from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
 from digests.settings import TranslateSettings
 from digests.text import cut
 
 log = logging.getLogger(__name__)
-_SPACE = re.compile(r"\s+")
 
 
 class Translator:
@@ -65,17 +63,15 @@ class Translator:
             extra["forced_bos_token_id"] = tokenizer.convert_tokens_to_ids(self.settings.target_token)
 
         def run(batch: list[str]) -> list[str]:
-            encoded = tokenizer(
+            return generate_texts(
+                tokenizer,
+                model,
                 [cut(text, self.settings.max_chars) for text in batch],
-                padding=True,
-                truncation=True,
-                max_length=self.settings.max_input_tokens,
-                return_tensors="pt",
-            ).to(model.device)
-            generated = model.generate(
-                **encoded, max_new_tokens=self.settings.max_new_tokens, num_beams=1, do_sample=False, **extra
+                max_input_tokens=self.settings.max_input_tokens,
+                max_new_tokens=self.settings.max_new_tokens,
+                num_beams=1,
+                **extra,
             )
-            return [_SPACE.sub(" ", tokenizer.decode(ids, skip_special_tokens=True)).strip() for ids in generated]
 
         wanted = [i for i, text in enumerate(texts) if text.strip()]
         results = [""] * len(texts)
