@@ -6,6 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SITREP_CONFIG_DIR=/app/config \
+    SITREP_SUMMARIZE__MODEL_CACHE=/app/models \
     HF_HUB_OFFLINE=1
 
 WORKDIR /app
@@ -19,6 +20,9 @@ COPY bot ./bot
 RUN pip install .
 
 COPY config ./config
+
+# Export the bundled encoder to ONNX (int8) once, in the image, so that containers never export it themselves.
+RUN python -c "from digests.inference import SentenceEncoder; SentenceEncoder(int8=True, model_cache=__import__('pathlib').Path('/app/models')).encode(['warm up'])"
 
 RUN useradd --create-home --uid 10001 sitrep \
     && mkdir -p /app/data \

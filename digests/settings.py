@@ -104,6 +104,13 @@ class SummarizeSettings(BaseModel):
     device: str = "auto"
     # Run the sentence encoder's linear layers in int8 (dynamic quantization, CPU only).
     encoder_int8: bool = True
+    # ONNX Runtime (exported once, cached in model_cache; PyTorch is not imported for it) or PyTorch. A GPU
+    # device, or a model that cannot be exported, runs on PyTorch.
+    encoder_runtime: Literal["onnx", "torch"] = "onnx"
+    # Where exported encoders are kept; empty means $XDG_CACHE_HOME/sitrep/models (~/.cache by default).
+    model_cache: str = ""
+    # Sentences per encoder forward pass: small batches of similar length pad little.
+    encoder_batch_size: int = Field(default=16, ge=1, le=512)
     # Keep this many recent sentence vectors, so that each sentence is encoded once for summary and tags.
     embedding_cache: int = Field(default=20000, ge=0)
     # Never reach the model hub; also implied by HF_HUB_OFFLINE=1.

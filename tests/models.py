@@ -82,3 +82,17 @@ def build_marian(folder: Path, *, always: str) -> Path:
 
     vocabulary = SPECIALS + WORDS + ["Brasil", "EUA", "o", "a", "de", "governo"]
     return _seq2seq(folder, vocabulary, MarianConfig, MarianMTModel, always=always, decoder_start_token_id=0)
+
+
+def build_encoder(folder: Path) -> Path:
+    """Save a one-layer BERT sentence encoder with random weights."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    vocabulary = SPECIALS + WORDS
+    config = BertConfig(
+        vocab_size=len(vocabulary), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=64, pad_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    return _save(folder, _tokenizer(vocabulary), BertModel(config))

@@ -23,7 +23,7 @@ from digests.store.types import utcnow
 from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_summarizer
 from digests.summarize.translate import Translator
 from digests.tagging.countries import CountryScore, CountryTagger
-from digests.tagging.language import detect_language
+from digests.tagging.language import detect_language, preload
 from digests.tagging.topics import Topic, TopicScore, TopicTagger, current_topics
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,8 @@ async def summarize_pending(
             done = report.sections_summarized + report.articles_tagged
             progress(done, max(total, done))
 
+    if waiting.pending_articles:
+        preload()  # loads beside the summarizer; tagging needs it next
     while await _summarize_batch(database, enricher, batch_size, report):
         advance()
     report.summarize_seconds = time.perf_counter() - started

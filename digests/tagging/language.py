@@ -24,6 +24,16 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def preload() -> None:
+    """Start loading the identifier on a thread of its own, so that it is ready when tagging begins."""
+    threading.Thread(target=_loaded, name="sitrep-langid", daemon=True).start()
+
+
+def _loaded() -> None:
+    with _LOCK:
+        _identifier()
+
+
 def detect_language(title: str, text: str) -> str | None:
     """Return the ISO 639-1 code of the language of an article, or None when too little text says it."""
     sample = f"{title}\n{text[:DETECT_CHARS]}".strip()

@@ -125,7 +125,7 @@ class TopicTagger:
     def _topic_vectors(self) -> np.ndarray:
         """Return one unit vector per prototype (descriptions, then examples)."""
         if self._vectors is None:
-            self._vectors = self.encoder.encode(self._prototypes)
+            self._vectors = self.encoder.encode_fixed(self._prototypes)
         return self._vectors
 
     def _per_topic(self, similarity: np.ndarray) -> np.ndarray:
