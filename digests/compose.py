@@ -300,6 +300,36 @@ def group_items(items: list[DigestItem], topics: tuple[str, ...]) -> list[Digest
     return [DigestGroup(topic, members) for topic, members in ordered]
 
 
+@dataclass(slots=True)
+class Selection:
+    """The items a digest shows, chosen from every candidate, and what the candidates came to."""
+
+    shown: list[DigestItem]
+    matched: int
+    counts_by_topic: dict[str, int]
+
+
+def select_items(
+    articles: list[ArticleRecord], filters: DigestFilters, story_of: Mapping[int, int] | None = None
+) -> Selection:
+    """Rank the candidates (their best topic and times suffice), one item per story, and keep the shown ones."""
+    items = merge_stories(articles, filters.until, story_of)
+    counts = Counter((item.topics[0] if item.topics else OTHER) for item in items)
+    shown = _capped(items, filters.max_items, filters.max_source_share)
+    return Selection(shown, len(items), dict(counts.most_common()))
+
+
+def detail_items(items: Sequence[DigestItem], records: Mapping[int, ArticleRecord]) -> None:
+    """Fill in what the digest shows of each item from its article's full record (tags, summary, translation)."""
+    for item in items:
+        record = records.get(item.article_id)
+        if record is None:
+            continue
+        full = _item(record)
+        item.title, item.summary, item.countries, item.topics = full.title, full.summary, full.countries, full.topics
+        item.language, item.translated = full.language, full.translated
+
+
 def compose_digest(
     articles: list[ArticleRecord],
     filters: DigestFilters,
@@ -307,18 +337,35 @@ def compose_digest(
     title: str = "Sitrep briefing",
     timezone: str = "UTC",
     story_of: Mapping[int, int] | None = None,
+    details: Mapping[int, ArticleRecord] | None = None,
 ) -> Digest:
-    """Compose the digest of ``filters`` from the candidate articles the store returned for it."""
-    items = merge_stories(articles, filters.until, story_of)
-    counts = Counter((item.topics[0] if item.topics else OTHER) for item in items)
-    shown = _capped(items, filters.max_items, filters.max_source_share)
+    """Compose the digest of ``filters`` from the candidate articles the store returned for it.
+
+    ``details`` holds the full records of the shown items when the candidates are light ones (see
+    ``select_items``); without it the candidates' own fields are shown.
+    """
+    selection = select_items(articles, filters, story_of)
+    return assemble(selection, filters, title=title, timezone=timezone, details=details)
+
+
+def assemble(
+    selection: Selection,
+    filters: DigestFilters,
+    *,
+    title: str,
+    timezone: str,
+    details: Mapping[int, ArticleRecord] | None = None,
+) -> Digest:
+    """Build the digest from the selected items, detailed from ``details`` when given."""
+    if details is not None:
+        detail_items(selection.shown, details)
     return Digest(
         title=title,
         window_start=filters.since,
         window_end=filters.until,
         timezone=timezone,
-        groups=group_items(shown, filters.topics),
-        matched=len(items),
-        counts_by_topic=dict(counts.most_common()),
+        groups=group_items(selection.shown, filters.topics),
+        matched=selection.matched,
+        counts_by_topic=selection.counts_by_topic,
         filters=filters,
     )

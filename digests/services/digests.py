@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from digests.compose import Digest, DigestFilters, attach_sections, attach_stories, compose_digest
+from digests.compose import Digest, DigestFilters, assemble, attach_sections, attach_stories, select_items
 from digests.delivery import Sender, check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
@@ -32,7 +32,7 @@ async def compose(
     For a subscription, a story it was sent before comes back as an update. ``Digest.carried`` says what the
     digest carries of each story; the subscription has it once the digest is sent.
     """
-    candidates = await article_store.digest_candidates(
+    candidates, story_of = await article_store.digest_candidates(
         since=filters.since,
         until=filters.until,
         topics=filters.topics,
@@ -41,9 +41,10 @@ async def compose(
         guild_id=filters.guild_id,
         session=session,
     )
-    story_of = await story_store.story_of([a.id for a in candidates], session=session)
-    digest = compose_digest(candidates, filters, title=TITLE, timezone=timezone, story_of=story_of)
-    shown = [item.article_id for item in digest.items]
+    selection = select_items(candidates, filters, story_of)
+    shown = [item.article_id for item in selection.shown]
+    details = await article_store.records_by_id(shown, session=session)
+    digest = assemble(selection, filters, title=TITLE, timezone=timezone, details=details)
     story_ids = [item.story_id for item in digest.items if item.story_id is not None]
     stories = await story_store.stories_by_id(story_ids, guild_id=filters.guild_id, session=session)
     sent = (

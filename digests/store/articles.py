@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from digests.kinds import FetchOutcome
 from digests.store.db import skip_locked
@@ -22,6 +22,7 @@ from digests.store.models import (
     CachedSummary,
     Section,
     Source,
+    StoryMember,
 )
 from digests.store.records import (
     ArticleFilter,
@@ -241,18 +242,34 @@ async def digest_candidates(
     guild_id: int | None,
     limit: int = 2000,
     session: AsyncSession,
-) -> list[ArticleRecord]:
-    """Return the articles ``guild_id`` may see that became ready in (since, until], newest first.
+) -> tuple[list[ArticleRecord], dict[int, int]]:
+    """Return the articles ``guild_id`` may see that became ready in (since, until], newest first, as light
+    records (their best topic alone; no countries, summary or sections), with the story of each that has one.
 
-    Without their sections: a digest shows a few of the candidates, and loads those sections alone
-    (``section_records``).
+    One statement of plain columns: a digest ranks the candidates and loads the few it shows in full
+    (``records_by_id``, ``section_records``).
     """
+    best = aliased(ArticleTopic)
     query = (
-        select(Article)
+        select(
+            Article.id,
+            Article.title,
+            Article.url,
+            func.coalesce(Source.name, Article.source_name),
+            Article.published_at,
+            Article.ready_at,
+            Article.guild_id,
+            Article.language,
+            best.topic,
+            best.score,
+            StoryMember.story_id,
+        )
+        .outerjoin(Source, Source.id == Article.source_id)
+        .outerjoin(best, (best.article_id == Article.id) & (best.rank == 0))
+        .outerjoin(StoryMember, StoryMember.article_id == Article.id)
         .where(Article.ready_at > since, Article.ready_at <= until, visible_articles(guild_id))
         .order_by(Article.ready_at.desc(), Article.id.desc())
         .limit(limit)
-        .options(*_RELATED)
     )
     if topics:
         query = query.where(exists().where(ArticleTopic.article_id == Article.id, ArticleTopic.topic.in_(list(topics))))
@@ -262,7 +279,29 @@ async def digest_candidates(
         )
     if languages:
         query = query.where(Article.language.in_(list(languages)))
-    return [to_record(a) for a in await session.scalars(query)]
+    records: list[ArticleRecord] = []
+    story_of: dict[int, int] = {}
+    for row in await session.execute(query):
+        (id_, title, url, source, published_at, ready_at, guild, language, topic, score, story) = row
+        records.append(
+            ArticleRecord(
+                id=id_,
+                title=title,
+                url=url,
+                source=source,
+                published_at=published_at,
+                ready_at=ready_at,
+                countries=(),
+                topics=(topic,) if topic else (),
+                topic_score=score,
+                summary="",
+                guild_id=guild,
+                language=language,
+            )
+        )
+        if story is not None:
+            story_of[id_] = story
+    return records, story_of
 
 
 async def section_records(article_ids: Sequence[int], *, session: AsyncSession) -> dict[int, list[SectionRecord]]:
