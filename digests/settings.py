@@ -28,6 +28,11 @@ def config_dir() -> Path:
     return Path.cwd() / "config"
 
 
+def cache_home() -> Path:
+    """Return Sitrep's cache folder: ``$XDG_CACHE_HOME/sitrep`` (``~/.cache/sitrep`` by default)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sitrep"
+
+
 class FetchSettings(BaseModel):
     """How Sitrep behaves on the network."""
 

@@ -31,7 +31,7 @@ from digests.inference.loading import (
     quantize,
     quiet_transformers,
 )
-from digests.settings import SummarizeSettings
+from digests.settings import SummarizeSettings, cache_home
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ Batch = Callable[[list[str]], np.ndarray]
 
 def default_model_cache() -> Path:
     """Return where exported models are kept: ``$XDG_CACHE_HOME/sitrep/models`` (``~/.cache`` by default)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sitrep" / "models"
+    return cache_home() / "models"
 
 
 def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

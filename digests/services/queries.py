@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -82,14 +82,7 @@ async def rank(
     """Rank the articles ``query`` allows by meaning (embedding similarity) and by words (the full-text
     index); best first."""
     async with database.sessions() as session:
-        meaning: dict[int, float] = {}
-        if query_vector is not None:
-            rows = await store.recent_vectors(query, limit=candidates, session=session)
-            if rows:
-                matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
-                similarity = matrix.astype(np.float32) @ query_vector.astype(np.float32)
-                best = np.argsort(-similarity)[: limit * 4]
-                meaning = {rows[i][0]: float(similarity[i]) for i in best if similarity[i] >= 0.25}
+        meaning = await _by_meaning(database, session, query_vector, query, limit * 4, candidates)
         hits = await store.full_text_hits(text_query, query, limit=limit * 8, session=session)
         ids = list(dict.fromkeys([*meaning, *hits]))
         if not ids:
@@ -99,6 +92,36 @@ async def rank(
         chosen = sorted(ids, key=lambda i: -scores[i])[:limit]
         records = await store.records_by_id(chosen, session=session)
     return [_scored(records[i], scores[i]) for i in chosen if i in records]
+
+
+MIN_SIMILARITY = 0.25
+
+
+async def _by_meaning(
+    database: Database, session: Any, vector: np.ndarray | None, query: ArticleFilter, wanted: int, candidates: int
+) -> dict[int, float]:
+    """Return up to ``wanted`` articles ``query`` allows nearest in meaning to ``vector``, with their similarity.
+
+    The vector index answers over every article; its answers pass through the query's filters. When the filters
+    leave too few (a narrow topic, country or server), the newest ``candidates`` articles they allow are
+    compared as well.
+    """
+    if vector is None:
+        return {}
+    await database.vectors.refresh(session)
+    near = database.vectors.search(vector, max(wanted * 8, 200))
+    allowed = await store.allowed_ids([key for key, _ in near], query, session=session)
+    meaning = {key: similarity for key, similarity in near if key in allowed and similarity >= MIN_SIMILARITY}
+    exhausted = bool(near) and near[-1][1] < MIN_SIMILARITY  # nothing similar enough lies beyond these
+    if not near or (len(meaning) < wanted // 2 and not exhausted):
+        rows = await store.recent_vectors(query, limit=candidates, session=session)
+        if rows:
+            matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
+            similarity = matrix.astype(np.float32) @ vector.astype(np.float32)
+            for i in np.argsort(-similarity)[:wanted]:
+                if similarity[i] >= MIN_SIMILARITY:
+                    meaning.setdefault(rows[i][0], float(similarity[i]))
+    return dict(sorted(meaning.items(), key=lambda kv: -kv[1])[:wanted])
 
 
 def _scored(record: ArticleRecord, score: float) -> ArticleRecord:

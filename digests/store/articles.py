@@ -328,6 +328,15 @@ async def count_waiting(*, since: datetime, until: datetime, guild_id: int | Non
     return await session.scalar(statement) or 0
 
 
+async def allowed_ids(ids: Sequence[int], query: ArticleFilter, *, session: AsyncSession) -> set[int]:
+    """Return which of ``ids`` are ready articles that ``query`` allows."""
+    allowed: set[int] = set()
+    for start in range(0, len(ids), _BATCH):
+        chunk = list(ids[start : start + _BATCH])
+        allowed.update(await session.scalars(_ready(query).with_only_columns(Article.id).where(Article.id.in_(chunk))))
+    return allowed
+
+
 async def recent_vectors(query: ArticleFilter, *, limit: int, session: AsyncSession) -> list[tuple[int, bytes]]:
     """Return (article id, stored float16 embedding) of the newest ``limit`` articles ``query`` allows."""
     recent = _ready(query).with_only_columns(Article.id).order_by(Article.ready_at.desc()).limit(limit)
@@ -475,9 +484,9 @@ def save_tags(
     article.ready_at = article.ready_at or now
     article.needs_story = True
     if article.vector is None:
-        article.vector = ArticleVector(model_id=model_id, vector=vector)
+        article.vector = ArticleVector(model_id=model_id, vector=vector, updated_at=now)
     else:
-        article.vector.model_id, article.vector.vector = model_id, vector
+        article.vector.model_id, article.vector.vector, article.vector.updated_at = model_id, vector, now
 
 
 async def counts(*, session: AsyncSession) -> StoreCounts:

@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from digests.errors import ConfigError
+from digests.settings import cache_home
+from digests.store.vectors import VectorIndex, index_path
 from digests.store.workers import MIGRATION_LOCK
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class Database:
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Search by meaning over every article; read from the table when first searched.
+        self.vectors = VectorIndex(index_path(self.url, parsed.database, cache_home() / "search"))
 
     def describe(self) -> str:
         """Name the backend and database without the password."""
@@ -82,7 +86,13 @@ class Database:
             await connection.run_sync(_upgrade)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Keep the search index for the next start, and close every pooled connection."""
+        if self.vectors.changed:
+            try:
+                async with self.sessions() as session:
+                    await self.vectors.save(session)
+            except (OSError, DBAPIError) as error:
+                log.warning("The search index was not kept (%s); it is read again at the next start", error)
         await self.engine.dispose()
 
 

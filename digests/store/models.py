@@ -246,6 +246,8 @@ class ArticleVector(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(200))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the vector was last written: search indexes read what changed since they last looked.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, index=True)
 
 
 class Story(Base):
