@@ -31,11 +31,11 @@ def steps() -> list[tuple[str, str, tuple[str, ...]]]:
         ("summarizer_naive", "bench.summarizer_speed", ("--mode", "naive", "--sections", "400")),
         ("pipeline", "bench.pipeline", ("--count", "1000")),
         ("ingest", "bench.ingest", ("--count", "1000")),
-        ("queries", "bench.queries", ("--sizes", "10000,100000", "--repeat", "30")),
+        ("queries", "bench.queries", ("--sizes", "10000,100000,1000000", "--repeat", "30")),
         ("collection", "bench.collection", ("--feeds", "500")),
         ("startup", "bench.startup", ()),
         ("scaleout", "bench.scaleout", ("--articles", "240", "--processes", "1,2,4")),
-        ("story_scale", "bench.story_scale", ("--sizes", "10000,100000")),
+        ("story_scale", "bench.story_scale", ("--sizes", "10000,100000,1000000")),
     ]
     if BBC.exists():
         found += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
@@ -118,7 +118,7 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
     for entry in f.get("queries", {}).get("results", []):
         label = f"queries {entry['backend']} {entry['articles']:,}"
-        for kind in ("country", "topic", "search", "search_before_fts", "digest"):
+        for kind in ("country", "topic", "search", "search_before_index", "search_before_fts", "digest"):
             out.append(
                 (
                     f"{label}: {kind} p50 / p95 ms",

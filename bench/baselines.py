@@ -48,3 +48,25 @@ async def scan_search(
         chosen = {ids[i]: float(scores[i]) for i in keep}
         records = await records_by_id(list(chosen), session=session)
     return [records[i] for i in chosen if i in records]
+
+
+async def recent_scan_rank(
+    database: Database, query_vector: np.ndarray, text: str, *, guild_id: int | None, limit: int = 25
+) -> list[ArticleRecord]:
+    """Search as before the vector index: meaning over the newest 5,000 articles' vectors, words by full text."""
+    from digests.store import articles as store
+    from digests.store.records import ArticleFilter
+
+    query = ArticleFilter(guild_id=guild_id)
+    async with database.sessions() as session:
+        rows = await store.recent_vectors(query, limit=5000, session=session)
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
+        similarity = matrix.astype(np.float32) @ query_vector.astype(np.float32)
+        meaning = {rows[i][0]: float(similarity[i]) for i in np.argsort(-similarity)[: limit * 4]}
+        hits = await store.full_text_hits(text, query, limit=limit * 8, session=session)
+        ids = list(dict.fromkeys([*meaning, *hits]))
+        texts = await store.search_texts(ids, session=session)
+        scores = {i: 0.75 * meaning.get(i, 0.0) + 0.25 * word_score(text, texts.get(i, "")) for i in ids}
+        chosen = sorted(ids, key=lambda i: -scores[i])[:limit]
+        records = await records_by_id(chosen, session=session)
+    return [records[i] for i in chosen if i in records]

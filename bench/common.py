@@ -42,7 +42,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def in_child(module: str, *args: str, timeout: float = 900) -> dict[str, Any]:
+def in_child(module: str, *args: str, timeout: float = 5400) -> dict[str, Any]:
     """Run ``python -m module args`` and return the JSON it prints last (so peak memory is its own)."""
     done = subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, check=False

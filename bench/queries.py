@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, text
 
-from bench.baselines import scan_search
+from bench.baselines import recent_scan_rank, scan_search
 from bench.common import peak_rss_mb, percentile
 from digests.compose import DigestFilters
 from digests.render.discord import discord_messages
@@ -54,7 +54,9 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def _rows(start: int, count: int, rng: random.Random) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {"articles": [], "sections": [], "topics": [], "countries": [], "vectors": []}
-    for number in range(start, start + count):
+    vectors = np.random.default_rng(start).standard_normal((count, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for number, vector in zip(range(start, start + count), vectors, strict=True):
         title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize()
         summary = ". ".join(" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() for _ in range(3)) + "."
         ready = NOW - timedelta(minutes=rng.randint(0, 7 * 24 * 60))
@@ -93,10 +95,13 @@ def _rows(start: int, count: int, rng: random.Random) -> dict[str, list[dict]]:
             rows["topics"].append({"article_id": number, "topic": topic, "score": rng.random(), "rank": rank})
         for rank, code in enumerate(rng.sample(COUNTRIES, 2)):
             rows["countries"].append({"article_id": number, "code": code, "score": rng.random(), "rank": rank})
-        vector = np.asarray([rng.gauss(0, 1) for _ in range(384)], dtype=np.float32)
-        vector /= np.linalg.norm(vector)
         rows["vectors"].append(
-            {"article_id": number, "model_id": "bench", "vector": vector.astype(np.float16).tobytes()}
+            {
+                "article_id": number,
+                "model_id": "bench",
+                "vector": vector.astype(np.float16).tobytes(),
+                "updated_at": ready,
+            }
         )
     return rows
 
@@ -135,11 +140,18 @@ async def measure(database: Database, repeat: int) -> dict:
     rng = np.random.default_rng(1)
     vector = rng.normal(size=384).astype(np.float32)
     vector /= np.linalg.norm(vector)
-    results = {
+    started = time.perf_counter()
+    async with database.sessions() as session:
+        await database.vectors.refresh(session)  # reads what was loaded since the last size
+    index_seconds = time.perf_counter() - started
+    results: dict = {
         "country": await _time(lambda: queries.latest(database, guild_id=None, country="JP"), repeat),
         "topic": await _time(lambda: queries.latest(database, guild_id=None, topic="energy"), repeat),
         "search": await _time(
             lambda: queries.rank(database, vector, "steel tariffs", ArticleFilter(guild_id=None)), repeat
+        ),
+        "search_before_index": await _time(
+            lambda: recent_scan_rank(database, vector, "steel tariffs", guild_id=None), repeat
         ),
         "search_before_fts": await _time(lambda: scan_search(database, vector, "steel tariffs", guild_id=None), repeat),
     }
@@ -149,6 +161,7 @@ async def measure(database: Database, repeat: int) -> dict:
         discord_messages(built)
 
     results["digest"] = await _time(digest, max(repeat // 5, 3))
+    results["index"] = {"refresh_seconds": round(index_seconds, 1), "vectors": database.vectors.size}
     return results
 
 
@@ -192,7 +205,7 @@ async def run(sizes: list[int], backends: list[str], repeat: int) -> dict:
 def main() -> None:
     """Print the query figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()

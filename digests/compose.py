@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -187,6 +188,45 @@ def _story_keys(article: ArticleRecord) -> list[str]:
     return keys
 
 
+@dataclass(slots=True)
+class _Story:
+    """One story among the candidates: its most salient article, and the syndicated copies folded into it."""
+
+    article: ArticleRecord
+    story_id: int | None
+    score: float
+    copies: list[ArticleRecord] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return self.article.source
+
+    def item(self) -> DigestItem:
+        item = _item(self.article)
+        item.story_id, item.score = self.story_id, round(self.score, 4)
+        item.articles.extend(_coverage(copy) for copy in self.copies)
+        return item
+
+
+def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None) -> list[_Story]:
+    story_of = story_of or {}
+    scored = sorted(((-_salience(a, until), a.id, a) for a in articles), key=lambda t: (t[0], t[1]))
+    stories: list[_Story] = []
+    seen: dict[str, _Story] = {}
+    for negative, _, article in scored:
+        story = story_of.get(article.id)
+        keys = [f"story:{story}"] if story is not None else _story_keys(article)
+        existing = next((seen[k] for k in keys if k in seen), None)
+        if existing is not None:  # coverage of a story is attached later; a syndicated copy is coverage now
+            if story is None:
+                existing.copies.append(article)
+            continue
+        found = _Story(article, story, -negative)
+        stories.append(found)
+        seen.update(dict.fromkeys(keys, found))
+    return stories
+
+
 def merge_stories(
     articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None = None
 ) -> list[DigestItem]:
@@ -194,35 +234,21 @@ def merge_stories(
 
     Articles not placed in a story yet fold by identical title or URL, as copies of one syndicated article.
     """
-    story_of = story_of or {}
-    ranked = sorted(articles, key=lambda a: (-_salience(a, until), a.id))
-    items: list[DigestItem] = []
-    seen: dict[str, DigestItem] = {}
-    for article in ranked:
-        story = story_of.get(article.id)
-        keys = [f"story:{story}"] if story is not None else _story_keys(article)
-        existing = next((seen[k] for k in keys if k in seen), None)
-        if existing is not None:  # coverage of a story is attached later; a syndicated copy is coverage now
-            if story is None:
-                existing.articles.append(_coverage(article))
-            continue
-        item = _item(article)
-        item.story_id = story
-        item.score = round(_salience(article, until), 4)
-        items.append(item)
-        seen.update(dict.fromkeys(keys, item))
-    return items
+    return [story.item() for story in _fold(articles, until, story_of)]
 
 
-def _capped(items: list[DigestItem], limit: int, share: float) -> list[DigestItem]:
+_Ranked = TypeVar("_Ranked", DigestItem, _Story)
+
+
+def _capped(items: list[_Ranked], limit: int, share: float) -> list[_Ranked]:
     """Take the best ``limit`` items, no source supplying more than ``share`` of them (at least one each).
 
     The cap makes room for other sources; it never leaves a slot empty when only capped sources have more.
     """
     per_source = max(1, math.floor(share * limit))
     taken: Counter[str] = Counter()
-    shown: list[DigestItem] = []
-    held: list[DigestItem] = []
+    shown: list[_Ranked] = []
+    held: list[_Ranked] = []
     for item in sorted(items, key=lambda i: -i.score):
         if len(shown) == limit:
             break
@@ -312,11 +338,14 @@ class Selection:
 def select_items(
     articles: list[ArticleRecord], filters: DigestFilters, story_of: Mapping[int, int] | None = None
 ) -> Selection:
-    """Rank the candidates (their best topic and times suffice), one item per story, and keep the shown ones."""
-    items = merge_stories(articles, filters.until, story_of)
-    counts = Counter((item.topics[0] if item.topics else OTHER) for item in items)
-    shown = _capped(items, filters.max_items, filters.max_source_share)
-    return Selection(shown, len(items), dict(counts.most_common()))
+    """Rank the candidates (their best topic and times suffice), one item per story, and keep the shown ones.
+
+    Only the shown stories become items: a window of thousands of candidates costs one pass over plain rows.
+    """
+    stories = _fold(articles, filters.until, story_of)
+    counts = Counter((story.article.topics[0] if story.article.topics else OTHER) for story in stories)
+    shown = _capped(stories, filters.max_items, filters.max_source_share)
+    return Selection([story.item() for story in shown], len(stories), dict(counts.most_common()))
 
 
 def detail_items(items: Sequence[DigestItem], records: Mapping[int, ArticleRecord]) -> None:

@@ -109,7 +109,7 @@ async def _by_meaning(
     if vector is None:
         return {}
     await database.vectors.refresh(session)
-    near = database.vectors.search(vector, max(wanted * 8, 200))
+    near = database.vectors.search(vector, max(wanted * 2, 100))
     allowed = await store.allowed_ids([key for key, _ in near], query, session=session)
     meaning = {key: similarity for key, similarity in near if key in allowed and similarity >= MIN_SIMILARITY}
     exhausted = bool(near) and near[-1][1] < MIN_SIMILARITY  # nothing similar enough lies beyond these

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.store.models import ArticleVector
@@ -48,6 +48,8 @@ class VectorIndex:
         self._saved_at = time.monotonic()
         self._dirty = False
         self._seen: tuple[int, ...] = (0, 0)  # (rows, highest id) up to the mark, when saved
+        # The rows within the margin already read, by id: read again, they are not indexed again.
+        self._fresh: dict[int, datetime] = {}
 
     @property
     def changed(self) -> bool:
@@ -132,8 +134,17 @@ class VectorIndex:
                 self._built = True
             read = 0
             async for rows in self._changes(session):
-                await asyncio.to_thread(self._add, rows)
-                read += len(rows)
+                new = [row for row in rows if row[3] is None or self._fresh.get(row[0]) != row[3]]
+                if new:
+                    await asyncio.to_thread(self._add, new)
+                read += len(new)
+                if self._mark is not None:
+                    self._fresh.update(
+                        (row[0], row[3]) for row in rows if row[3] is not None and row[3] >= self._mark - MARGIN
+                    )
+            if self._mark is not None:
+                edge = self._mark - MARGIN
+                self._fresh = {key: at for key, at in self._fresh.items() if at >= edge}
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
                 await self.save(session)
             return read
@@ -159,12 +170,8 @@ class VectorIndex:
         while rows := (
             await session.execute(
                 select(*columns)
-                .where(
-                    or_(
-                        ArticleVector.updated_at > since,
-                        and_(ArticleVector.updated_at == since, ArticleVector.article_id > last_id),
-                    )
-                )
+                .where(ArticleVector.updated_at >= since)  # the index's range; ties by id below
+                .where(or_(ArticleVector.updated_at > since, ArticleVector.article_id > last_id))
                 .order_by(ArticleVector.updated_at, ArticleVector.article_id)
                 .limit(_BATCH)
             )
