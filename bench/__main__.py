@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from bench.common import in_child, machine
 from bench.corpus import BBC, SHARED_DATA
+from bench.plot import plot, scaling_rows
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 REPORT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -37,8 +39,13 @@ def steps() -> list[tuple[str, str, tuple[str, ...]]]:
         ("scaleout", "bench.scaleout", ("--articles", "240", "--processes", "1,2,4")),
         ("story_scale", "bench.story_scale", ("--sizes", "10000,100000,1000000")),
     ]
+    found.append(("memory", "bench.memory", ()))
     if BBC.exists():
-        found += [("rouge", "bench.summaries", ()), ("topics", "bench.topics", ())]
+        found += [
+            ("encoders", "bench.encoders", ("--articles", "300")),
+            ("rouge", "bench.summaries", ()),
+            ("topics", "bench.topics", ()),
+        ]
     if BBC.exists() and (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
         found.append(("sentences", "bench.sentences", ()))
     if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
@@ -113,19 +120,50 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 f"pipeline, {p['articles']} articles: articles/s",
                 str(p["articles_per_second"]),
-                f"{p['seconds']} s; {shares}; peak {p['peak_rss_mb']} MiB",
+                f"{p['seconds']} s; {shares}; peak {p['peak_rss_mb']} MiB ({p.get('runtime', 'torch')} encoder)",
+            )
+        )
+        if p.get("fp32_pass_seconds"):
+            out.append(
+                (
+                    "  summarize + tag + place, over one plain fp32 encoder pass on the same sentences",
+                    f"{p['enrich_over_pass']}x",
+                    f"{p['enrich_seconds']} s against {p['fp32_pass_seconds']} s for {p['sentences']} sentences "
+                    f"({p['texts_encoded']} texts encoded in all)",
+                )
+            )
+    for e in f.get("encoders", {}).get("results", []):
+        if "variant" in e:
+            out.append(
+                (
+                    f"encoder {e['variant']}: sentences/s",
+                    str(e["sentences_per_second"]),
+                    f"ROUGE-1 {e['rouge1']} (Lead-3 {e['lead3_rouge1']}); cosine to fp32 mean "
+                    f"{e['cosine_to_fp32_mean']}, min {e['cosine_to_fp32_min']}; {e['sentences']} sentences",
+                )
+            )
+    m = f.get("memory", {})
+    if "resident_mb" in m:
+        steps = list(m["resident_mb"].items())
+        parts = ", ".join(f"{name} +{value - previous:.0f}" for (_, previous), (name, value) in pairwise(steps))
+        out.append(
+            (
+                "memory MiB, summarize-pending (peak)",
+                str(m["peak_rss_mb"]),
+                f"resident after each step: python {steps[0][1]:.0f}, {parts} ({m['runtime']} encoder)",
             )
         )
     for entry in f.get("queries", {}).get("results", []):
         label = f"queries {entry['backend']} {entry['articles']:,}"
         for kind in ("country", "topic", "search", "search_before_index", "search_before_fts", "digest"):
-            out.append(
-                (
-                    f"{label}: {kind} p50 / p95 ms",
-                    f"{entry[kind]['p50_ms']} / {entry[kind]['p95_ms']}",
-                    f"loaded in {entry['load_seconds']} s",
+            if kind in entry:
+                out.append(
+                    (
+                        f"{label}: {kind} p50 / p95 ms",
+                        f"{entry[kind]['p50_ms']} / {entry[kind]['p95_ms']}",
+                        f"loaded in {entry['load_seconds']} s",
+                    )
                 )
-            )
     c = f.get("collection", {})
     if "full" in c:
         out.append(
@@ -148,7 +186,7 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 "start-up: first digest shown s",
                 str(s.get("first_digest_shown")),
-                f"scheduler running {s.get('scheduler_running')} s",
+                f"scheduler running {s.get('scheduler_running')} s; peak {f['startup'].get('peak_rss_mb')} MiB",
             )
         )
     r = f.get("rouge", {})
@@ -252,6 +290,27 @@ def _measured_lines(figures: dict[str, Any]) -> list[str]:
     return ["Measured " + "; ".join(f"{when} UTC: {', '.join(names)}" for when, names in sorted(runs.items())) + "."]
 
 
+def _scaling_lines(figures: dict[str, Any]) -> list[str]:
+    """The scaling table and its plot, from the query and placement figures at every size measured."""
+    rows = scaling_rows(figures)
+    sizes = sorted({entry["articles"] for entry in figures.get("queries", {}).get("results", [])})
+    if not sizes:
+        return []
+    drawn = plot(figures)
+    return [
+        "## Scaling",
+        "",
+        "p95 latency of each query (ms) and story placement's rate as the store grows (generated articles;"
+        " `search_before_index` is the previous search, over the newest 5,000 vectors, in the same run):",
+        "",
+        "| measure | backend | " + " | ".join(f"{s:,}" for s in sizes) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in sizes) + " |",
+        *(f"| {measure} | {backend} | " + " | ".join(values) + " |" for measure, backend, values in rows),
+        "",
+        *([f"![scaling](bench/results/{drawn.name})", ""] if drawn else []),
+    ]
+
+
 def write(figures: dict[str, Any], console: Console) -> None:
     """Print the table and write the JSON and the Markdown report."""
     table = Table(title="Sitrep benchmarks", title_justify="left")
@@ -279,6 +338,7 @@ def write(figures: dict[str, Any], console: Console) -> None:
         "| --- | --- | --- |",
         *(f"| {a} | {b} | {c} |" for a, b, c in flat),
         "",
+        *_scaling_lines(figures),
         "## Reproduce",
         "",
         "Each benchmark on its own (after `make install`; quality benchmarks read `../shared/data`):",

@@ -27,6 +27,7 @@ def run(timeout: float = 180.0) -> dict:
             [sys.executable, "-m", "digests.cli", "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
         )
         marks: dict[str, float] = {}
+        peak = None
         selector = selectors.DefaultSelector()
         assert process.stdout is not None
         selector.register(process.stdout, selectors.EVENT_READ)
@@ -45,6 +46,7 @@ def run(timeout: float = 180.0) -> dict:
                         marks.setdefault("first_digest_shown", now)
                     if b"Scheduler running" in buffer:
                         marks.setdefault("scheduler_running", now)
+                        peak = _peak_mb(process.pid)
                 if process.poll() is not None:
                     break
         finally:
@@ -57,7 +59,19 @@ def run(timeout: float = 180.0) -> dict:
         "input": "config/samples via `sitrep run`, fresh SQLite database",
         "seconds": {k: round(v, 2) for k, v in marks.items()},
         "exit_code": process.returncode,
+        "peak_rss_mb": peak,
     }
+
+
+def _peak_mb(pid: int) -> float | None:
+    """Return a running process's peak resident memory (VmHWM) in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def main() -> None:
