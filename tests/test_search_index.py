@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,7 +85,9 @@ async def test_a_kept_index_is_read_back_and_refused_for_another_database(
     await _corpus(first)
     await _search(first, _unit(1))
     await first.dispose()
-    assert (tmp_path / "kept.vectors.usearch").exists()
+    kept = await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.glob("kept.vectors.*")))
+    assert len(kept) == 2  # one saved index, and its description naming it
+    assert kept[1] == "kept.vectors.usearch.json"
 
     again = Database(url)
     with caplog.at_level(logging.INFO):

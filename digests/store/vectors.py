@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -64,7 +65,7 @@ class VectorIndex:
     def _new(self, dimensions: int) -> Any:
         from usearch.index import Index
 
-        # int8 vectors: a quarter of float32's memory; the ranking is refined from the stored vectors later.
+        # int8 vectors: a quarter of float32's memory, cosines within about 0.01 of the stored vectors'.
         return Index(ndim=dimensions, metric="cos", dtype="i8", connectivity=16, expansion_add=64, expansion_search=96)
 
     def _meta_path(self) -> Path | None:
@@ -72,12 +73,12 @@ class VectorIndex:
 
     def _restore(self) -> None:
         meta = self._meta_path()
-        if self.path is None or meta is None or not (self.path.exists() and meta.exists()):
+        if self.path is None or meta is None or not meta.exists():
             return
         try:
             info = json.loads(meta.read_text(encoding="utf-8"))
             index = self._new(int(info["dimensions"]))
-            index.load(str(self.path))
+            index.load(str(self.path.with_name(info["file"])))
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             log.warning("The search index in %s could not be read (%s); it is built again", self.path, error)
             return
@@ -109,18 +110,25 @@ class VectorIndex:
         meta = self._meta_path()
         if self.path is None or meta is None or self._index is None:
             return
+        # Each save is a file of its own, named in the description, which is replaced in one step: processes
+        # saving at once never pair one's index with another's description.
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.path.with_name(f".{self.path.name}.partial")
+        name = f"{self.path.stem}.{os.getpid()}-{time.time_ns()}{self.path.suffix}"
         with self._guard:
-            self._index.save(str(scratch))
+            self._index.save(str(self.path.with_name(name)))
             info = {
+                "file": name,
                 "dimensions": int(self._index.ndim),
                 "model_id": self._model_id,
                 "mark": self._mark.isoformat() if self._mark else None,
                 "seen": list(self._seen),
             }
-        scratch.replace(self.path)
-        meta.write_text(json.dumps(info), encoding="utf-8")
+        scratch = meta.with_name(f".{meta.name}.{os.getpid()}")
+        scratch.write_text(json.dumps(info), encoding="utf-8")
+        scratch.replace(meta)
+        for old in self.path.parent.glob(f"{self.path.stem}.*{self.path.suffix}"):
+            if old.name != name:
+                old.unlink(missing_ok=True)  # earlier saves (another process may have just read one: it has it open)
         self._saved_at, self._dirty = time.monotonic(), False
 
     async def refresh(self, session: AsyncSession) -> int:
