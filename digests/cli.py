@@ -396,6 +396,27 @@ def tag(
     _stream_command(_settings(ctx), in_path, out_path, tag_records, "tagging")
 
 
+@app.command()
+def prepare(ctx: typer.Context) -> None:
+    """Make the models ready ahead of the first run: export the encoder and compute the taxonomy's vectors."""
+    import time
+
+    from digests.inference import ModelLoadError, build_encoder
+    from digests.tagging.topics import TopicTagger, current_topics
+
+    settings = _settings(ctx)
+    started = time.perf_counter()
+    encoder = build_encoder(settings.summarize)
+    try:
+        TopicTagger(current_topics(settings.config_path(settings.tagging.topics_file)), encoder).tag([("", "")])
+    except ModelLoadError as error:
+        raise usage_error(str(error)) from error
+    where = encoder.export_folder() if encoder.runtime == "onnx" else "PyTorch"
+    console.print(
+        f"Encoder {encoder.model_id} ready on {encoder.runtime} ({where}) in {time.perf_counter() - started:.1f} s."
+    )
+
+
 @app.command("summarize-pending")
 def summarize_pending_command(
     ctx: typer.Context,

@@ -85,3 +85,28 @@ def test_the_serving_process_never_imports_pytorch(encoder: SentenceEncoder) -> 
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["(1,", "384)", "False", "False"]
+
+
+def test_prepare_exports_the_configured_encoder_ahead_of_the_first_run(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from digests.cli import app
+    from digests.settings import reset_settings_cache
+
+    cache = tmp_path / "models"
+    monkeypatch.setenv("SITREP_SUMMARIZE__ENCODER", str(tiny))
+    monkeypatch.setenv("SITREP_SUMMARIZE__MODEL_CACHE", str(cache))
+    monkeypatch.setenv("SITREP_SUMMARIZE__OFFLINE", "true")
+    reset_settings_cache()
+    try:
+        result = CliRunner().invoke(app, ["--database-url", f"sqlite:///{tmp_path / 'p.db'}", "prepare"])
+    finally:
+        reset_settings_cache()
+    assert result.exit_code == 0, result.output
+    assert "ready on onnx" in result.stdout
+    exports = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(exports) == 1
+    assert (exports[0] / "model.onnx").exists()
+    assert [p.name[:8] for p in cache.glob("vectors-*.npy")] == ["vectors-"]  # the taxonomy's, kept
