@@ -32,6 +32,7 @@ def steps() -> list[tuple[str, str, tuple[str, ...]]]:
         ("summarizer_int8", "bench.summarizer_speed", ("--mode", "int8", "--sections", "400")),
         ("summarizer_naive", "bench.summarizer_speed", ("--mode", "naive", "--sections", "400")),
         ("pipeline", "bench.pipeline", ("--count", "1000")),
+        ("pipeline_torch", "bench.pipeline", ("--count", "1000", "--runtime", "torch", "--no-yardstick")),
         ("ingest", "bench.ingest", ("--count", "1000")),
         ("queries", "bench.queries", ("--sizes", "10000,100000,1000000", "--repeat", "30")),
         ("collection", "bench.collection", ("--feeds", "500")),
@@ -123,6 +124,15 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{p['seconds']} s; {shares}; peak {p['peak_rss_mb']} MiB ({p.get('runtime', 'torch')} encoder)",
             )
         )
+        before = f.get("pipeline_torch", {})
+        if "articles_per_second" in before:
+            out.append(
+                (
+                    "  the same pipeline with the PyTorch int8 encoder (before)",
+                    str(before["articles_per_second"]),
+                    f"{before['seconds']} s; enrich {before['enrich_seconds']} s; peak {before['peak_rss_mb']} MiB",
+                )
+            )
         if p.get("fp32_pass_seconds"):
             out.append(
                 (

@@ -209,6 +209,10 @@ class _Story:
 
 
 def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None) -> list[_Story]:
+    """Fold the window's articles into one story each, told through its most salient article.
+
+    Articles not placed in a story yet fold by identical title or URL, as copies of one syndicated article.
+    """
     story_of = story_of or {}
     scored = sorted(((-_salience(a, until), a.id, a) for a in articles), key=lambda t: (t[0], t[1]))
     stories: list[_Story] = []
@@ -225,16 +229,6 @@ def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int,
         stories.append(found)
         seen.update(dict.fromkeys(keys, found))
     return stories
-
-
-def merge_stories(
-    articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None = None
-) -> list[DigestItem]:
-    """Fold the window's articles into one item per story, told through its most salient article.
-
-    Articles not placed in a story yet fold by identical title or URL, as copies of one syndicated article.
-    """
-    return [story.item() for story in _fold(articles, until, story_of)]
 
 
 _Ranked = TypeVar("_Ranked", DigestItem, _Story)
