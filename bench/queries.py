@@ -56,6 +56,7 @@ def _rows(start: int, count: int, rng: random.Random) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {"articles": [], "sections": [], "topics": [], "countries": [], "vectors": []}
     vectors = np.random.default_rng(start).standard_normal((count, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    written = datetime.now(UTC)  # when tagging would have written the vectors: now, not when the news happened
     for number, vector in zip(range(start, start + count), vectors, strict=True):
         title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize()
         summary = ". ".join(" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() for _ in range(3)) + "."
@@ -100,7 +101,7 @@ def _rows(start: int, count: int, rng: random.Random) -> dict[str, list[dict]]:
                 "article_id": number,
                 "model_id": "bench",
                 "vector": vector.astype(np.float16).tobytes(),
-                "updated_at": ready,
+                "updated_at": written,
             }
         )
     return rows
