@@ -46,7 +46,20 @@ async def _corpus(database: Database, count: int = 12) -> list[int]:
     for number in range(count):
         ids.append(await add_article(database, f"Article {number}", ready_at=NOW - timedelta(hours=count - number)))
         await _store_vector(database, ids[-1], _unit(number))
+    await _search(database, _unit(0))  # the first search starts reading the table into the index
+    await database.vectors.built()
     return ids
+
+
+async def test_the_first_search_scans_while_the_index_is_read_beside_it(database: Database) -> None:
+    for number in range(12):
+        added = await add_article(database, f"Article {number}", ready_at=NOW - timedelta(hours=12 - number))
+        await _store_vector(database, added, _unit(number))
+    first = await _search(database, _unit(0))
+    assert "Article 0" not in first  # the oldest, outside the two newest that were scanned
+    assert first  # the scan answered meanwhile
+    await database.vectors.built()
+    assert database.vectors.ready
 
 
 async def test_old_articles_are_found_by_meaning(database: Database) -> None:
@@ -91,6 +104,8 @@ async def test_a_kept_index_is_read_back_and_refused_for_another_database(
 
     again = Database(url)
     with caplog.at_level(logging.INFO):
+        await _search(again, _unit(2))
+        await again.vectors.built()
         assert (await _search(again, _unit(2)))[0] == "Article 2"
     assert "Read the search index of 12 article(s)" in caplog.text
     await again.dispose()
@@ -102,6 +117,8 @@ async def test_a_kept_index_is_read_back_and_refused_for_another_database(
     await _store_vector(other, only, _unit(2))
     caplog.clear()
     with caplog.at_level(logging.INFO):
+        await _search(other, _unit(2))
+        await other.vectors.built()
         assert await _search(other, _unit(2)) == ["Only article"]
     assert "of another database" in caplog.text
     assert other.vectors.size == 1

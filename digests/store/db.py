@@ -87,6 +87,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Keep the search index for the next start, and close every pooled connection."""
+        await self.vectors.stop()
         if self.vectors.changed:
             try:
                 async with self.sessions() as session:

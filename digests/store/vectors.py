@@ -10,13 +10,14 @@ which also drops articles deleted since.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class VectorIndex:
         self._model_id: str | None = None
         self._mark: datetime | None = None  # the newest updated_at read so far
         self._built = False
+        self._ready = False  # read whole at least once: searches can use it
+        self._building: asyncio.Task[int] | None = None
         self._lock = asyncio.Lock()
         self._guard = threading.Lock()  # the index is changed on worker threads, searched on others
         self._saved_at = time.monotonic()
@@ -51,6 +54,35 @@ class VectorIndex:
         self._seen: tuple[int, ...] = (0, 0)  # (rows, highest id) up to the mark, when saved
         # The rows within the margin already read, by id: read again, they are not indexed again.
         self._fresh: dict[int, datetime] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Tell whether the index has read the table whole at least once."""
+        return self._ready
+
+    def build_in_background(self, sessions: Callable[[], Any]) -> None:
+        """Start reading the table into the index on a task of its own (once); searches go on without it."""
+        if self._building is None:
+            self._building = asyncio.get_running_loop().create_task(self._build(sessions), name="sitrep-search-index")
+
+    async def _build(self, sessions: Callable[[], Any]) -> int:
+        started = time.perf_counter()
+        async with sessions() as session:
+            read = await self.refresh(session)
+        log.info("Search index ready: %d article(s) read in %.1f s", self.size, time.perf_counter() - started)
+        return read
+
+    async def built(self) -> None:
+        """Wait for a build in progress (for tests and benchmarks)."""
+        if self._building is not None:
+            await asyncio.shield(self._building)
+
+    async def stop(self) -> None:
+        """Cancel a build in progress."""
+        if self._building is not None and not self._building.done():
+            self._building.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._building
 
     @property
     def changed(self) -> bool:
@@ -153,6 +185,7 @@ class VectorIndex:
             if self._mark is not None:
                 edge = self._mark - MARGIN
                 self._fresh = {key: at for key, at in self._fresh.items() if at >= edge}
+            self._ready = True
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
                 await self.save(session)
             return read
