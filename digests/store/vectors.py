@@ -98,7 +98,7 @@ class VectorIndex:
         from usearch.index import Index
 
         # int8 vectors: a quarter of float32's memory, cosines within about 0.01 of the stored vectors'.
-        return Index(ndim=dimensions, metric="cos", dtype="i8", connectivity=16, expansion_add=64, expansion_search=96)
+        return Index(ndim=dimensions, metric="cos", dtype="i8", connectivity=16, expansion_add=32, expansion_search=96)
 
     def _meta_path(self) -> Path | None:
         return self.path.with_name(self.path.name + ".json") if self.path else None
