@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from digests.services import queries
+from digests.store import vectors
 from digests.store.db import Database
 from digests.store.models import ArticleVector
 from digests.store.records import ArticleFilter
@@ -35,9 +36,18 @@ async def _store_vector(database: Database, article_id: int, vector: np.ndarray)
             row.vector, row.updated_at = data, datetime.now(UTC)
 
 
+@pytest.fixture(autouse=True)
+def _refresh_at_every_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors, "REFRESH_SECONDS", 0.0)
+
+
 async def _search(database: Database, vector: np.ndarray, guild_id: int | None = None) -> list[str]:
+    """Search once the index has read what the table holds now (searches start that read, in the background)."""
+    query = ArticleFilter(guild_id=guild_id)
+    await queries.rank(database, vector, "", query, limit=3, candidates=2)
+    await database.vectors.built()
     # Only the two newest articles are scanned without the index: older ones are found through it.
-    found = await queries.rank(database, vector, "", ArticleFilter(guild_id=guild_id), limit=3, candidates=2)
+    found = await queries.rank(database, vector, "", query, limit=3, candidates=2)
     return [record.title for record in found]
 
 
@@ -46,8 +56,6 @@ async def _corpus(database: Database, count: int = 12) -> list[int]:
     for number in range(count):
         ids.append(await add_article(database, f"Article {number}", ready_at=NOW - timedelta(hours=count - number)))
         await _store_vector(database, ids[-1], _unit(number))
-    await _search(database, _unit(0))  # the first search starts reading the table into the index
-    await database.vectors.built()
     return ids
 
 
@@ -55,11 +63,13 @@ async def test_the_first_search_scans_while_the_index_is_read_beside_it(database
     for number in range(12):
         added = await add_article(database, f"Article {number}", ready_at=NOW - timedelta(hours=12 - number))
         await _store_vector(database, added, _unit(number))
-    first = await _search(database, _unit(0))
-    assert "Article 0" not in first  # the oldest, outside the two newest that were scanned
-    assert first  # the scan answered meanwhile
+    query = ArticleFilter(guild_id=None)
+    first = await queries.rank(database, _unit(0), "", query, limit=3, candidates=2)
+    assert "Article 0" not in [record.title for record in first]  # outside the two newest, which were scanned
     await database.vectors.built()
     assert database.vectors.ready
+    again = await queries.rank(database, _unit(0), "", query, limit=3, candidates=2)
+    assert again[0].title == "Article 0"
 
 
 async def test_old_articles_are_found_by_meaning(database: Database) -> None:
@@ -104,8 +114,6 @@ async def test_a_kept_index_is_read_back_and_refused_for_another_database(
 
     again = Database(url)
     with caplog.at_level(logging.INFO):
-        await _search(again, _unit(2))
-        await again.vectors.built()
         assert (await _search(again, _unit(2)))[0] == "Article 2"
     assert "Read the search index of 12 article(s)" in caplog.text
     await again.dispose()
@@ -117,8 +125,6 @@ async def test_a_kept_index_is_read_back_and_refused_for_another_database(
     await _store_vector(other, only, _unit(2))
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        await _search(other, _unit(2))
-        await other.vectors.built()
         assert await _search(other, _unit(2)) == ["Only article"]
     assert "of another database" in caplog.text
     assert other.vectors.size == 1

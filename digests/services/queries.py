@@ -109,10 +109,7 @@ async def _by_meaning(
     if vector is None:
         return {}
     index = database.vectors
-    if index.ready:
-        await index.refresh(session)  # what was written since the last search
-    else:  # the first read of a large table takes a while: it runs beside the searches, which scan meanwhile
-        index.build_in_background(database.sessions)
+    index.follow(database.sessions)  # in the background; until its first read is done, the newest are scanned
     near = index.search(vector, max(wanted * 2, 100)) if index.ready else []
     allowed = await store.allowed_ids([key for key, _ in near], query, session=session)
     meaning = {key: similarity for key, similarity in near if key in allowed and similarity >= MIN_SIMILARITY}

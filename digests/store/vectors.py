@@ -30,6 +30,8 @@ from digests.store.models import ArticleVector
 
 log = logging.getLogger(__name__)
 
+# Searches start a refresh at most this often (in the background): rows within the margin are read again each time.
+REFRESH_SECONDS = 5.0
 # Rows written this long before the last one seen are read again: a slow transaction commits after a fast one.
 MARGIN = timedelta(minutes=2)
 _BATCH = 20000
@@ -46,6 +48,7 @@ class VectorIndex:
         self._mark: datetime | None = None  # the newest updated_at read so far
         self._built = False
         self._ready = False  # read whole at least once: searches can use it
+        self._refreshed_at = 0.0
         self._building: asyncio.Task[int] | None = None
         self._lock = asyncio.Lock()
         self._guard = threading.Lock()  # the index is changed on worker threads, searched on others
@@ -60,16 +63,22 @@ class VectorIndex:
         """Tell whether the index has read the table whole at least once."""
         return self._ready
 
-    def build_in_background(self, sessions: Callable[[], Any]) -> None:
-        """Start reading the table into the index on a task of its own (once); searches go on without it."""
-        if self._building is None:
-            self._building = asyncio.get_running_loop().create_task(self._build(sessions), name="sitrep-search-index")
+    def follow(self, sessions: Callable[[], Any]) -> None:
+        """Read the table into the index on a task of its own: whole the first time, then what changed, at most
+        every ``REFRESH_SECONDS``. Searches never wait for it; they use what is indexed (or scan, before)."""
+        if self._building is not None and not self._building.done():
+            return
+        if self._ready and time.monotonic() - self._refreshed_at < REFRESH_SECONDS:
+            return
+        self._building = asyncio.get_running_loop().create_task(self._build(sessions), name="sitrep-search-index")
 
     async def _build(self, sessions: Callable[[], Any]) -> int:
         started = time.perf_counter()
+        first = not self._ready
         async with sessions() as session:
             read = await self.refresh(session)
-        log.info("Search index ready: %d article(s) read in %.1f s", self.size, time.perf_counter() - started)
+        if first:
+            log.info("Search index ready: %d article(s) read in %.1f s", self.size, time.perf_counter() - started)
         return read
 
     async def built(self) -> None:
@@ -186,6 +195,7 @@ class VectorIndex:
                 edge = self._mark - MARGIN
                 self._fresh = {key: at for key, at in self._fresh.items() if at >= edge}
             self._ready = True
+            self._refreshed_at = time.monotonic()
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
                 await self.save(session)
             return read
