@@ -317,6 +317,12 @@ def _scaling_lines(figures: dict[str, Any]) -> list[str]:
         "| --- | --- | " + " | ".join("---" for _ in sizes) + " |",
         *(f"| {measure} | {backend} | " + " | ".join(values) + " |" for measure, backend, values in rows),
         "",
+        *(
+            f"- {e['backend']} {e['articles']:,}: {e['note']}."
+            for e in figures.get("queries", {}).get("results", [])
+            if e.get("note")
+        ),
+        "",
         *([f"![scaling](bench/results/{drawn.name})", ""] if drawn else []),
     ]
 

@@ -25,7 +25,7 @@ def scaling_rows(figures: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
             values = [str(entries[s][kind]["p95_ms"]) if s in entries and kind in entries[s] else "" for s in sizes]
             rows.append((f"{kind} p95 ms", backend, values))
         values = [str(entries[s].get("index", {}).get("refresh_seconds", "")) if s in entries else "" for s in sizes]
-        rows.append(("vector index first read s", backend, values))
+        rows.append(("vector index: reading what was loaded, s", backend, values))
     placed = {e["stored"]: e["articles_per_second"] for e in figures.get("story_scale", {}).get("sizes", [])}
     rows.append(("story placement articles/s", "sqlite", [str(placed.get(s, "")) for s in sizes]))
     return rows
