@@ -254,11 +254,19 @@ class VectorIndex:
             self._dirty = True
 
     def search(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
-        """Return up to ``count`` (article id, cosine similarity) nearest to ``vector``, best first."""
-        with self._guard:
+        """Return up to ``count`` (article id, cosine similarity) nearest to ``vector``, best first.
+
+        Called on the event loop: while a refresh is adding vectors on its thread, it answers nothing at once
+        (the caller scans instead) rather than wait.
+        """
+        if not self._guard.acquire(blocking=False):
+            return []
+        try:
             if self._index is None or len(self._index) == 0:
                 return []
             matches = self._index.search(vector.astype(np.float32), min(count, len(self._index)))
+        finally:
+            self._guard.release()
         return [
             (int(key), 1.0 - float(distance)) for key, distance in zip(matches.keys, matches.distances, strict=True)
         ]
