@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml scripts/install-torch
 	# The CPU build of PyTorch goes in first; a bare `torch` requirement would pull a CUDA build.
 	scripts/install-torch $(BIN)/python $(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# Export the sentence encoder once now, so the first `make run` starts warm.
-	$(BIN)/sitrep prepare
+	# Export the sentence encoder once now, so the first `make run` starts warm (if it cannot, `run` does it).
+	-$(BIN)/sitrep prepare
 	touch $(STAMP)
 
 install: $(STAMP)
