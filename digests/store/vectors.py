@@ -128,23 +128,23 @@ class VectorIndex:
         self._seen = tuple(info.get("seen") or (0, 0))
         log.info("Read the search index of %d article(s) from %s", len(index), self.path)
 
-    async def _matches_table(self, session: AsyncSession) -> bool:
-        """Tell whether the table still holds what the restored index saw (not a new or emptied database)."""
+    async def _table_state(self, session: AsyncSession) -> tuple[int, int]:
+        """Return (rows, highest id) of the table up to the mark: what the index has seen of it."""
         statement = select(func.count(), func.coalesce(func.max(ArticleVector.article_id), 0))
         if self._mark is not None:
             statement = statement.where(ArticleVector.updated_at <= self._mark)
         count, newest = (await session.execute(statement)).one()
-        return (int(count), int(newest)) == self._seen
+        return int(count), int(newest)
+
+    async def _matches_table(self, session: AsyncSession) -> bool:
+        """Tell whether the table still holds what the restored index saw (not a new or emptied database)."""
+        return await self._table_state(session) == self._seen
 
     async def save(self, session: AsyncSession) -> None:
         """Write the index to its file (if it has one), with what the table held up to its mark."""
         if self.path is None or self._index is None:
             return
-        statement = select(func.count(), func.coalesce(func.max(ArticleVector.article_id), 0))
-        if self._mark is not None:
-            statement = statement.where(ArticleVector.updated_at <= self._mark)
-        count, newest = (await session.execute(statement)).one()
-        self._seen = (int(count), int(newest))
+        self._seen = await self._table_state(session)
         await asyncio.to_thread(self._write)
 
     def _write(self) -> None:
