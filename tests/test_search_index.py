@@ -90,6 +90,21 @@ async def test_the_index_follows_new_and_rewritten_vectors(database: Database) -
     assert database.vectors.size == 13
 
 
+async def test_searches_start_a_refresh_at_most_every_refresh_seconds(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _corpus(database)
+    await _search(database, _unit(0))  # read whole: the throttle now counts from here
+    monkeypatch.setattr(vectors, "REFRESH_SECONDS", 3600.0)
+    added = await add_article(database, "Late arrival", ready_at=NOW - timedelta(days=3))
+    await _store_vector(database, added, _unit(100))
+    assert "Late arrival" not in await _search(database, _unit(100))  # too soon: no refresh started
+    assert database.vectors.size == 12
+    monkeypatch.setattr(vectors, "REFRESH_SECONDS", 0.0)
+    assert (await _search(database, _unit(100)))[0] == "Late arrival"
+    assert database.vectors.size == 13
+
+
 async def test_filters_apply_to_what_the_index_finds(database: Database) -> None:
     await _corpus(database)
     private = await add_source(database, "Private", guild_id=7)
