@@ -62,6 +62,20 @@ def test_articles_of_one_batch_form_stories_together_and_odd_ones_stand_alone() 
     assert len({placements[i].new_group for i in (1, 3, 4)}) == 3
 
 
+def test_after_a_change_of_model_old_vectors_are_passed_over_and_new_ones_still_group() -> None:
+    matcher = StoryMatcher(StorySettings())
+    old = [WindowStory(5, [Member("Peru Congress ousts interim president Jeri", _unit(1, 0))])]  # two dimensions
+    batch = [
+        Incoming(1, "Peru Congress ousts interim president Jeri", _unit(1, 0, 0), NOW),
+        Incoming(2, "Peru's Congress votes to remove interim president Jeri", _unit(1, 0.1, 0), NOW),
+        Incoming(3, "Chile central bank holds rates", _unit(0, 0, 1), NOW),
+    ]
+    placements = {p.article_id: p for p in matcher.place(batch, old)}
+    assert placements[1].story_id is None  # the same headline, but no vector of its size to join on
+    assert placements[2].new_group == placements[1].new_group
+    assert placements[3].new_group not in (None, placements[1].new_group)
+
+
 def test_new_lines_keep_only_what_earlier_articles_did_not_say() -> None:
     earlier = ["Congress removed the interim president on Tuesday after a vote of 72 to 40."]
     later = [

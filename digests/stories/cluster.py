@@ -34,6 +34,7 @@ _MIN_TITLES = 200
 _LEAD_CHARS = 300
 # Headlines with at least this many content words, identical once folded and stemmed, tell one event.
 _SAME_TITLE_WORDS = 3
+_CHUNK = 256  # incoming articles whose cosines to the window are computed at once
 
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -141,50 +142,74 @@ class _Rarity:
 
 
 class _Index:
-    """Every open cluster's member vectors in one matrix, and their headlines, to find candidates fast.
+    """Every open cluster's member vectors, and their headlines, to find candidates fast.
 
-    One matrix product per article picks the clusters with a member close enough to matter; only those are
-    looked at closely (``StoryMatcher._joins``, over the members each cluster keeps).
+    The cosines of every incoming article to every member of the window, and to each other, come from two
+    matrix products made once per batch (one product per article would read the whole window each time). A
+    look for candidates then only thresholds a row; the clusters it picks are looked at closely
+    (``StoryMatcher._joins``, over the members each cluster keeps).
     """
 
-    def __init__(self, clusters: Sequence[_Cluster], incoming: int) -> None:
-        self.owners: list[_Cluster] = []
-        self.rows: list[np.ndarray] = []
-        self.matrix: np.ndarray | None = None
+    def __init__(self, clusters: Sequence[_Cluster], incoming: Sequence[Member], floor: float) -> None:
+        self.floor = floor
         self.headlines: dict[frozenset[str], list[_Cluster]] = {}
-        self.sizes: set[int] = set()
-        self.spare = incoming
+        self.owners: list[_Cluster] = []  # the cluster of each window row
+        rows: list[np.ndarray] = []
         for cluster in clusters:
             for member in cluster.members:
-                self.add(cluster, member)
+                self.headlines.setdefault(member.words, []).append(cluster)
+                if member.vector.size:
+                    self.owners.append(cluster)
+                    rows.append(member.vector)
+        self.joined: list[_Cluster | None] = [None] * len(incoming)  # the cluster each incoming article went to
+        sizes = {row.size for row in rows} | {m.vector.size for m in incoming if m.vector.size}
+        self.size = sizes.pop() if len(sizes) == 1 else 0  # 0: vectors of several sizes (the model changed)
+        # For each incoming article: the window rows at least ``floor`` close, and which earlier articles are.
+        self.close: list[np.ndarray] = []
+        self.between = np.zeros((len(incoming), len(incoming)), dtype=bool)
+        if self.size and incoming:
+            blank = np.zeros(self.size, dtype=np.float32)
+            queries = np.stack([m.vector if m.vector.size else blank for m in incoming]).astype(np.float32)
+            window = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.size), dtype=np.float32)
+            for start in range(0, len(incoming), _CHUNK):  # a chunk at a time: the cosines are never all kept
+                cosines = queries[start : start + _CHUNK] @ window.T
+                self.close.extend(np.flatnonzero(row >= floor) for row in cosines)
+            self.between = (queries @ queries.T) >= floor
+        self.rows = rows
+        self.incoming = incoming
 
-    def add(self, cluster: _Cluster, member: Member) -> None:
-        """Index a member of ``cluster``."""
-        self.headlines.setdefault(member.words, []).append(cluster)
-        if not member.vector.size:
-            return
-        self.owners.append(cluster)
-        self.rows.append(member.vector)
-        self.sizes.add(member.vector.size)
-        matrix = self.matrix
-        if matrix is not None and len(self.rows) <= matrix.shape[0] and matrix.shape[1] == member.vector.size:
-            matrix[len(self.rows) - 1] = member.vector
-        else:
-            self.matrix = None  # stacked again, with room to grow, on the next search
+    def add(self, cluster: _Cluster, position: int) -> None:
+        """Record that the incoming article at ``position`` is now a member of ``cluster``."""
+        self.headlines.setdefault(self.incoming[position].words, []).append(cluster)
+        if self.incoming[position].vector.size:
+            self.joined[position] = cluster
 
-    def candidates(self, member: Member, floor: float) -> list[_Cluster]:
-        """Return the clusters with a member at least ``floor`` close to ``member``, or with its headline."""
+    def candidates(self, position: int) -> list[_Cluster]:
+        """Return the clusters with a member at least the floor close to the incoming article at ``position``, or
+        with its headline (window members first, then the batch's articles in the order they were placed)."""
+        member = self.incoming[position]
         found = {id(c): c for c in self.headlines.get(member.words, [])}
-        size = member.vector.size
-        if self.rows and self.sizes == {size}:
-            if self.matrix is None:
-                self.matrix = np.zeros((len(self.rows) + self.spare, size), dtype=np.float32)
-                self.matrix[: len(self.rows)] = np.stack(self.rows)
-            close = [int(i) for i in np.flatnonzero(self.matrix[: len(self.rows)] @ member.vector >= floor)]
-        else:  # vectors of another size (the model changed) are compared one by one
-            close = [i for i, row in enumerate(self.rows) if row.size == size and float(row @ member.vector) >= floor]
-        for row in close:
-            found.setdefault(id(self.owners[row]), self.owners[row])
+        if self.size and member.vector.size == self.size:
+            close = [self.owners[i] for i in self.close[position]]
+            earlier = np.flatnonzero(self.between[position, :position])
+        else:  # vectors of another size are compared one by one
+            size = member.vector.size
+            close = [
+                self.owners[i]
+                for i, row in enumerate(self.rows)
+                if row.size == size and float(row @ member.vector) >= self.floor
+            ]
+            earlier = np.array(
+                [
+                    j
+                    for j, other in enumerate(self.incoming[:position])
+                    if other.vector.size == size and float(other.vector @ member.vector) >= self.floor
+                ],
+                dtype=np.int64,
+            )
+        close += [cluster for j in earlier if (cluster := self.joined[j]) is not None]
+        for cluster in close:
+            found.setdefault(id(cluster), cluster)
         return list(found.values())
 
 
@@ -205,15 +230,15 @@ class StoryMatcher:
         ordered = sorted(incoming, key=lambda a: (a.at, a.article_id))
         members = [Member(a.title, a.vector if a.vector is not None else np.zeros(0)) for a in ordered]
         rarity = _Rarity(clusters, [m.words for m in members])
-        index = _Index(clusters, len(members))
+        floor = min(self.min_cosine, self.same_cosine)
+        index = _Index(clusters, members, floor)
         placements = []
         next_group = 0
-        for article, member in zip(ordered, members, strict=True):
+        for position, (article, member) in enumerate(zip(ordered, members, strict=True)):
             best: _Cluster | None = None
             best_score = -1.0
             if article.vector is not None and member.words:
-                floor = min(self.min_cosine, self.same_cosine)
-                for cluster in index.candidates(member, floor):
+                for cluster in index.candidates(position):
                     score = self._joins(member, cluster, rarity)
                     if score > best_score:
                         best, best_score = cluster, score
@@ -222,13 +247,13 @@ class StoryMatcher:
                 best.members.append(member)
                 best.words |= member.words
                 del best.members[: -self.linkage]
-                index.add(best, member)
+                index.add(best, position)
                 placements.append(Placement(article.article_id, best.story_id, best.group, round(best_score, 4)))
             else:
                 rarity.placed(member.words, None)
                 cluster = _Cluster(None, next_group, [member], set(member.words))
                 clusters.append(cluster)
-                index.add(cluster, member)
+                index.add(cluster, position)
                 placements.append(Placement(article.article_id, None, next_group, 1.0))
                 next_group += 1
         return placements
