@@ -17,7 +17,7 @@ from digests.inference import SentenceEncoder
 from digests.settings import StorySettings
 from digests.store import Database, Session
 from digests.store import stories as store
-from digests.store.records import CoverageRecord, StoryRecord, StoryWork
+from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,24 @@ class StoryReport:
     new_stories: int = 0
 
 
-def _vector(raw: bytes | None) -> np.ndarray:
-    return np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else np.zeros(0, dtype=np.float32)
+def _vectors(raws: list[bytes | None]) -> list[np.ndarray]:
+    """Return stored float16 vectors as float32 (an empty one for none), converted together by size."""
+    found = [np.zeros(0, dtype=np.float32)] * len(raws)
+    by_size: dict[int, list[int]] = defaultdict(list)
+    for i, raw in enumerate(raws):
+        if raw:
+            by_size[len(raw)].append(i)
+    for where in by_size.values():
+        matrix = np.frombuffer(b"".join(raws[i] or b"" for i in where), dtype=np.float16).reshape(len(where), -1)
+        for i, row in zip(where, matrix.astype(np.float32), strict=True):
+            found[i] = row
+    return found
+
+
+def _window(stories: list[OpenStoryRecord]) -> list[WindowStory]:
+    """Return the open stories as the matcher reads them."""
+    vectors = iter(_vectors([raw for story in stories for _, raw in story.members]))
+    return [WindowStory(s.id, [Member(title, next(vectors)) for title, _ in s.members]) for s in stories]
 
 
 async def place_batch(
@@ -63,16 +79,15 @@ async def place_batch(
         for guild_id, everything in by_scope.items():
             for articles in _spans(everything, quiet):
                 # Stories alive within the span's quiet time: a stray old date never widens it to years.
-                window = [
-                    WindowStory(s.id, [Member(title, _vector(raw)) for title, raw in s.members])
-                    for s in await store.open_stories(
+                window = _window(
+                    await store.open_stories(
                         [guild_id],
                         since=articles[0][0].at - quiet,
                         until=articles[-1][0].at + quiet,
                         latest=settings.linkage_members,
                         session=session,
                     )
-                ]
+                )
                 await _place(matcher, articles, window, report, session=session)
         report.placed += len(work)
         return len(work)

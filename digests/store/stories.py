@@ -83,6 +83,24 @@ def _new_story(article: StoryWork, session: AsyncSession) -> Story:
     return story
 
 
+async def _create_stories(joinings: Sequence[Joining], *, session: AsyncSession) -> dict[int, int]:
+    """Insert the batch's new stories in one statement, with their members' count and times; return their ids by
+    group. A story is named after its first article."""
+    groups: dict[int, list[StoryWork]] = {}
+    for joining in joinings:
+        if joining.story_id is None and joining.new_group is not None:
+            groups.setdefault(joining.new_group, []).append(joining.article)
+    if not groups:
+        return {}
+    rows = [
+        {"guild_id": group[0].guild_id, "title": group[0].title, "first_seen": min(a.at for a in group),
+         "last_updated": max(a.at for a in group), "member_count": len(group)}
+        for group in groups.values()
+    ]  # fmt: skip
+    ids = await session.scalars(insert(Story).returning(Story.id, sort_by_parameter_order=True), rows)
+    return dict(zip(groups, ids, strict=True))
+
+
 async def join_all(joinings: Sequence[Joining], *, session: AsyncSession) -> int:
     """Record a batch of placements in a few statements; return how many stories were created."""
     if not joinings:
@@ -92,29 +110,26 @@ async def join_all(joinings: Sequence[Joining], *, session: AsyncSession) -> int
     todo = [j for j in joinings if j.article.id not in placed]
     wanted = {j.story_id for j in todo if j.story_id is not None}
     stories = {s.id: s for s in await session.scalars(select(Story).where(Story.id.in_(wanted)))} if wanted else {}
-    created: dict[int, Story] = {}
-    for joining in todo:
-        if joining.story_id is None and joining.new_group is not None and joining.new_group not in created:
-            created[joining.new_group] = _new_story(joining.article, session)
-    if created:
-        await session.flush()
+    created = await _create_stories(todo, session=session)
     members = []
     for joining in todo:
-        found = stories.get(joining.story_id) if joining.story_id is not None else None
-        found = found or (created.get(joining.new_group) if joining.new_group is not None else None)
-        if found is None:  # the story was deleted meanwhile: the article starts its own
-            found = _new_story(joining.article, session)
-            await session.flush()
-            stories[found.id] = found
-        story = found
         at = joining.article.at
+        if joining.story_id is None and joining.new_group is not None:
+            story_id = created[joining.new_group]
+        else:
+            story = stories.get(joining.story_id) if joining.story_id is not None else None
+            if story is None:  # the story was deleted meanwhile: the article starts its own
+                story = _new_story(joining.article, session)
+                await session.flush()
+                stories[story.id] = story
+            story.member_count += 1
+            story.first_seen = min(story.first_seen, at)
+            story.last_updated = max(story.last_updated, at)
+            story_id = story.id
         members.append(
-            {"article_id": joining.article.id, "story_id": story.id, "joined_at": at,
+            {"article_id": joining.article.id, "story_id": story_id, "joined_at": at,
              "similarity": joining.similarity, "vector": joining.vector}
         )  # fmt: skip
-        story.member_count += 1
-        story.first_seen = min(story.first_seen, at)
-        story.last_updated = max(story.last_updated, at)
     if members:
         await session.execute(insert(StoryMember), members)
     await session.execute(
