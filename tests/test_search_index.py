@@ -105,6 +105,16 @@ async def test_searches_start_a_refresh_at_most_every_refresh_seconds(
     assert database.vectors.size == 13
 
 
+async def test_rows_read_again_within_the_margin_are_not_indexed_again(database: Database) -> None:
+    ids = await _corpus(database)
+    async with database.sessions() as session:
+        assert await database.vectors.refresh(session) == 12
+        assert await database.vectors.refresh(session) == 0  # all within the margin: read, but known
+    await _store_vector(database, ids[2], -_unit(2))
+    async with database.sessions() as session:
+        assert await database.vectors.refresh(session) == 1  # the rewritten one alone
+
+
 async def test_filters_apply_to_what_the_index_finds(database: Database) -> None:
     await _corpus(database)
     private = await add_source(database, "Private", guild_id=7)

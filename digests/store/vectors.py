@@ -38,6 +38,48 @@ _BATCH = 20000
 _SAVE_EVERY = 60.0  # seconds between saves of an index that changed
 
 
+def _micros(at: datetime | None) -> int:
+    """Return a time as microseconds since the epoch (-1 for none)."""
+    return -1 if at is None else round(at.timestamp() * 1_000_000)
+
+
+class _Recent:
+    """The rows read within the margin, with the time each was written: read again, they are not indexed again.
+
+    Arrays rather than a dict: after a bulk load the margin holds hundreds of thousands of rows, which as
+    Python objects would cost memory and slow every full garbage collection of the process.
+    """
+
+    def __init__(self) -> None:
+        self.ids = np.zeros(0, dtype=np.int64)  # sorted
+        self.times = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def unseen(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Return which rows were not read before as written at that time (rows without a time never were)."""
+        if not len(self.ids):
+            return np.ones(len(ids), dtype=bool)
+        at = np.searchsorted(self.ids, ids).clip(max=len(self.ids) - 1)
+        return ~((self.ids[at] == ids) & (self.times[at] == times)) | (times < 0)
+
+    def remember(self, ids: np.ndarray, times: np.ndarray, edge: int) -> None:
+        """Add rows read, keep each row's latest time, and forget those written before ``edge``."""
+        ids, times = np.concatenate([self.ids, ids]), np.concatenate([self.times, times])
+        keep = times >= edge
+        ids, times = ids[keep], times[keep]
+        order = np.lexsort((times, ids))
+        ids, times = ids[order], times[order]
+        last = np.append(ids[1:] != ids[:-1], True)
+        self.ids, self.times = ids[last], times[last]
+
+    def forget_before(self, edge: int) -> None:
+        """Forget the rows written before ``edge``."""
+        keep = self.times >= edge
+        self.ids, self.times = self.ids[keep], self.times[keep]
+
+
 class VectorIndex:
     """An approximate nearest-neighbour index of article vectors (cosine), kept in step with the table."""
 
@@ -55,8 +97,7 @@ class VectorIndex:
         self._saved_at = time.monotonic()
         self._dirty = False
         self._seen: tuple[int, ...] = (0, 0)  # (rows, highest id) up to the mark, when saved
-        # The rows within the margin already read, by id: read again, they are not indexed again.
-        self._fresh: dict[int, datetime] = {}
+        self._fresh = _Recent()
 
     @property
     def ready(self) -> bool:
@@ -183,17 +224,16 @@ class VectorIndex:
                 self._built = True
             read = 0
             async for rows in self._changes(session):
-                new = [row for row in rows if row[3] is None or self._fresh.get(row[0]) != row[3]]
+                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                times = np.fromiter((_micros(row[3]) for row in rows), dtype=np.int64, count=len(rows))
+                new = [row for row, unseen in zip(rows, self._fresh.unseen(ids, times), strict=True) if unseen]
                 if new:
                     await asyncio.to_thread(self._add, new)
                 read += len(new)
                 if self._mark is not None:
-                    self._fresh.update(
-                        (row[0], row[3]) for row in rows if row[3] is not None and row[3] >= self._mark - MARGIN
-                    )
+                    self._fresh.remember(ids, times, edge=_micros(self._mark - MARGIN))
             if self._mark is not None:
-                edge = self._mark - MARGIN
-                self._fresh = {key: at for key, at in self._fresh.items() if at >= edge}
+                self._fresh.forget_before(_micros(self._mark - MARGIN))
             self._ready = True
             self._refreshed_at = time.monotonic()
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
