@@ -34,13 +34,16 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0
 # Rows written this long before the last one seen are read again: a slow transaction commits after a fast one.
 MARGIN = timedelta(minutes=2)
-_BATCH = 20000
+_BATCH = 5000  # rows a page: each page is read on the event loop, so a page is a short pause
 _SAVE_EVERY = 60.0  # seconds between saves of an index that changed
 
 
 def _micros(at: datetime | None) -> int:
     """Return a time as microseconds since the epoch (-1 for none)."""
     return -1 if at is None else round(at.timestamp() * 1_000_000)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 class _Recent:
@@ -73,11 +76,6 @@ class _Recent:
         ids, times = ids[order], times[order]
         last = np.append(ids[1:] != ids[:-1], True)
         self.ids, self.times = ids[last], times[last]
-
-    def forget_before(self, edge: int) -> None:
-        """Forget the rows written before ``edge``."""
-        keep = self.times >= edge
-        self.ids, self.times = self.ids[keep], self.times[keep]
 
 
 class VectorIndex:
@@ -183,6 +181,11 @@ class VectorIndex:
 
     async def save(self, session: AsyncSession) -> None:
         """Write the index to its file (if it has one), with what the table held up to its mark."""
+        async with self._lock:
+            await self._save(session)
+
+    async def _save(self, session: AsyncSession) -> None:
+        # Under ``_lock``: no refresh adds to the index while it is written.
         if self.path is None or self._index is None:
             return
         self._seen = await self._table_state(session)
@@ -196,15 +199,15 @@ class VectorIndex:
         # saving at once never pair one's index with another's description.
         self.path.parent.mkdir(parents=True, exist_ok=True)
         name = f"{self.path.stem}.{os.getpid()}-{time.time_ns()}{self.path.suffix}"
-        with self._guard:
+        with self._guard:  # usearch does not promise that a save and a search may run at once
             self._index.save(str(self.path.with_name(name)))
-            info = {
-                "file": name,
-                "dimensions": int(self._index.ndim),
-                "model_id": self._model_id,
-                "mark": self._mark.isoformat() if self._mark else None,
-                "seen": list(self._seen),
-            }
+        info = {
+            "file": name,
+            "dimensions": int(self._index.ndim),
+            "model_id": self._model_id,
+            "mark": self._mark.isoformat() if self._mark else None,
+            "seen": list(self._seen),
+        }
         scratch = meta.with_name(f".{meta.name}.{os.getpid()}")
         scratch.write_text(json.dumps(info), encoding="utf-8")
         scratch.replace(meta)
@@ -223,6 +226,7 @@ class VectorIndex:
                     self._index, self._model_id, self._mark = None, None, None
                 self._built = True
             read = 0
+            seen: list[tuple[np.ndarray, np.ndarray]] = []
             async for rows in self._changes(session):
                 ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
                 times = np.fromiter((_micros(row[3]) for row in rows), dtype=np.int64, count=len(rows))
@@ -230,14 +234,15 @@ class VectorIndex:
                 if new:
                     await asyncio.to_thread(self._add, new)
                 read += len(new)
-                if self._mark is not None:
-                    self._fresh.remember(ids, times, edge=_micros(self._mark - MARGIN))
-            if self._mark is not None:
-                self._fresh.forget_before(_micros(self._mark - MARGIN))
+                seen.append((ids, times))
+            if self._mark is not None:  # merged once, off the event loop: the margin may hold many rows
+                edge = _micros(self._mark - MARGIN)
+                ids, times = (np.concatenate(parts) for parts in zip(*seen, strict=True)) if seen else (_NONE, _NONE)
+                await asyncio.to_thread(self._fresh.remember, ids, times, edge)
             self._ready = True
-            self._refreshed_at = time.monotonic()
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
-                await self.save(session)
+                await self._save(session)
+            self._refreshed_at = time.monotonic()  # after a save, which may take a while
             return read
 
     async def _changes(self, session: AsyncSession) -> AsyncIterator[list[Any]]:
