@@ -57,9 +57,6 @@ class _Recent:
         self.ids = np.zeros(0, dtype=np.int64)  # sorted
         self.times = np.zeros(0, dtype=np.int64)
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def unseen(self, ids: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Return which rows were not read before as written at that time (rows without a time never were)."""
         if not len(self.ids):
