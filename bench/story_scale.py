@@ -2,11 +2,12 @@
 
 Fills a SQLite file with stored articles at a steady rate (``--per-day``, 2,740 by default: a million a
 year), so a bigger store reaches further back and every size has the same stories open in the last
-``stories.quiet_hours`` (about 4,100 at the default rate). They are already in stories (random unit vectors,
-titles from a news vocabulary), two per story. It then places 1,000 new articles (its own precomputed vectors, so the
-encoder's time is left out: the pipeline benchmark has it) and times the placement alone. Candidates come
-from the stories updated within ``stories.quiet_hours``, through an index, so the rate should not fall as
-the store grows. Run: .venv/bin/python -m bench.story_scale [--sizes 10000,100000] [--new 1000] [--per-day N]
+``stories.quiet_hours`` (about 4,100 at the default rate). They are already in stories, two per story
+(random unit vectors, titles from a news vocabulary). It then places 1,000 new articles (its own precomputed
+vectors, so the encoder's time is left out: the pipeline benchmark has it) and times the placement alone.
+Candidates come from the stories updated within ``stories.quiet_hours``, through an index, so the rate
+should not fall as the store grows.
+Run: .venv/bin/python -m bench.story_scale [--sizes 10000,100000] [--new 1000] [--per-day N]
 """
 
 from __future__ import annotations
