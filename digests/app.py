@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -250,6 +252,7 @@ class App:
             await self.schedule.reconcile()
         self.scheduler.start()
         log.info("Scheduler running with %d job(s) as %s", len(self.scheduler.get_jobs()), self.describe_roles())
+        freeze_start_up()
 
     async def close(self) -> None:
         """Stop the scheduler, say this process is gone, and close every resource."""
@@ -260,6 +263,15 @@ class App:
         with contextlib.suppress(Exception):
             await retire(self.database)
         await self.resources.close()
+
+
+@functools.cache
+def freeze_start_up() -> None:
+    """Keep what start-up made (modules, settings, open resources) out of every later garbage collection, once a
+    process. A full collection walks every object it tracks: about 125,000 after start-up, a 40-60 ms pause here,
+    paid by whichever command or delivery is running when it comes."""
+    gc.collect()
+    gc.freeze()
 
 
 def front_door(name: str) -> Callable[..., Awaitable[None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
@@ -337,6 +338,7 @@ async def test_main_job_shows_the_first_digest_in_the_terminal(
         assert app.scheduler.get_job("collect") is not None
         assert app.scheduler.get_job("digest:1") is not None
         assert app.scheduler.get_job("retry-deliveries") is not None
+        assert gc.get_freeze_count() > 0  # what start-up made is kept out of later garbage collections
     finally:
         await app.close()
     assert "Next digest 'default' at" in caplog.text
