@@ -43,9 +43,6 @@ def _micros(at: datetime | None) -> int:
     return -1 if at is None else round(at.timestamp() * 1_000_000)
 
 
-_NONE = np.zeros(0, dtype=np.int64)
-
-
 class _Recent:
     """The rows read within the margin, with the time each was written: read again, they are not indexed again.
 
@@ -223,7 +220,7 @@ class VectorIndex:
                     self._index, self._model_id, self._mark = None, None, None
                 self._built = True
             read = 0
-            seen: list[tuple[np.ndarray, np.ndarray]] = []
+            pages: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, write times) of every row read
             async for rows in self._changes(session):
                 ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
                 times = np.fromiter((_micros(row[3]) for row in rows), dtype=np.int64, count=len(rows))
@@ -231,11 +228,10 @@ class VectorIndex:
                 if new:
                     await asyncio.to_thread(self._add, new)
                 read += len(new)
-                seen.append((ids, times))
-            if self._mark is not None:  # merged once, off the event loop: the margin may hold many rows
-                edge = _micros(self._mark - MARGIN)
-                ids, times = (np.concatenate(parts) for parts in zip(*seen, strict=True)) if seen else (_NONE, _NONE)
-                await asyncio.to_thread(self._fresh.remember, ids, times, edge)
+                pages.append((ids, times))
+            if pages and self._mark is not None:  # merged once, off the event loop: the margin may hold many rows
+                ids, times = (np.concatenate(parts) for parts in zip(*pages, strict=True))
+                await asyncio.to_thread(self._fresh.remember, ids, times, _micros(self._mark - MARGIN))
             self._ready = True
             if self._dirty and time.monotonic() - self._saved_at > _SAVE_EVERY:
                 await self._save(session)
