@@ -151,7 +151,6 @@ class _Index:
     """
 
     def __init__(self, clusters: Sequence[_Cluster], incoming: Sequence[Member], floor: float) -> None:
-        self.floor = floor
         self.headlines: dict[frozenset[str], list[_Cluster]] = {}
         self.owners: list[_Cluster] = []  # the cluster of each window row
         rows: list[np.ndarray] = []
@@ -161,22 +160,22 @@ class _Index:
                 if member.vector.size:
                     self.owners.append(cluster)
                     rows.append(member.vector)
-        self.joined: list[_Cluster | None] = [None] * len(incoming)  # the cluster each incoming article went to
-        sizes = {row.size for row in rows} | {m.vector.size for m in incoming if m.vector.size}
-        self.size = sizes.pop() if len(sizes) == 1 else 0  # 0: vectors of several sizes (the model changed)
-        # For each incoming article: the window rows at least ``floor`` close, and which earlier articles are.
-        self.close: list[np.ndarray] = []
-        self.between = np.zeros((len(incoming), len(incoming)), dtype=bool)
-        if self.size and incoming:
-            blank = np.zeros(self.size, dtype=np.float32)
-            queries = np.stack([m.vector if m.vector.size else blank for m in incoming]).astype(np.float32)
-            window = np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.size), dtype=np.float32)
-            for start in range(0, len(incoming), _CHUNK):  # a chunk at a time: the cosines are never all kept
-                cosines = queries[start : start + _CHUNK] @ window.T
-                self.close.extend(np.flatnonzero(row >= floor) for row in cosines)
-            self.between = (queries @ queries.T) >= floor
-        self.rows = rows
         self.incoming = incoming
+        self.joined: list[_Cluster | None] = [None] * len(incoming)  # the cluster each incoming article went to
+        # For each incoming article: the window rows at least ``floor`` close, and which other articles are.
+        # Only vectors of one size compare (after a change of model the window holds two).
+        self.close = [np.zeros(0, dtype=np.int64)] * len(incoming)
+        self.between = np.zeros((len(incoming), len(incoming)), dtype=bool)
+        for size in {m.vector.size for m in incoming if m.vector.size}:
+            mine = [i for i, m in enumerate(incoming) if m.vector.size == size]
+            theirs = np.asarray([r for r, row in enumerate(rows) if row.size == size], dtype=np.int64)
+            queries = np.stack([incoming[i].vector for i in mine]).astype(np.float32)
+            window = np.stack([rows[r] for r in theirs]).astype(np.float32) if len(theirs) else np.zeros((0, size))
+            for start in range(0, len(mine), _CHUNK):  # a chunk at a time: the cosines are never all kept
+                cosines = queries[start : start + _CHUNK] @ window.T
+                for i, row in zip(mine[start : start + _CHUNK], cosines, strict=True):
+                    self.close[i] = theirs[row >= floor]
+            self.between[np.ix_(mine, mine)] = (queries @ queries.T) >= floor
 
     def add(self, cluster: _Cluster, position: int) -> None:
         """Record that the incoming article at ``position`` is now a member of ``cluster``."""
@@ -187,27 +186,9 @@ class _Index:
     def candidates(self, position: int) -> list[_Cluster]:
         """Return the clusters with a member at least the floor close to the incoming article at ``position``, or
         with its headline (window members first, then the batch's articles in the order they were placed)."""
-        member = self.incoming[position]
-        found = {id(c): c for c in self.headlines.get(member.words, [])}
-        if self.size and member.vector.size == self.size:
-            close = [self.owners[i] for i in self.close[position]]
-            earlier = np.flatnonzero(self.between[position, :position])
-        else:  # vectors of another size are compared one by one
-            size = member.vector.size
-            close = [
-                self.owners[i]
-                for i, row in enumerate(self.rows)
-                if row.size == size and float(row @ member.vector) >= self.floor
-            ]
-            earlier = np.array(
-                [
-                    j
-                    for j, other in enumerate(self.incoming[:position])
-                    if other.vector.size == size and float(other.vector @ member.vector) >= self.floor
-                ],
-                dtype=np.int64,
-            )
-        close += [cluster for j in earlier if (cluster := self.joined[j]) is not None]
+        found = {id(c): c for c in self.headlines.get(self.incoming[position].words, [])}
+        close = [self.owners[i] for i in self.close[position]]
+        close += [c for j in np.flatnonzero(self.between[position, :position]) if (c := self.joined[j]) is not None]
         for cluster in close:
             found.setdefault(id(cluster), cluster)
         return list(found.values())
