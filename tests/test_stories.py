@@ -132,11 +132,18 @@ async def test_ready_articles_join_stories_and_digests_show_each_story_once(
     database: Database, encoder: SentenceEncoder
 ) -> None:
     peru_reuters, peru_bbc, kenya = await _peru(database)
+    peru_ids = [peru_reuters, peru_bbc]
     report = await service.place_pending(database, encoder, StorySettings())
     assert (report.placed, report.new_stories) == (3, 2)
     stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
     peru = next(s for s in stories if len(s.coverage) == 2)
     assert [c.article_id for c in peru.coverage] == [peru_reuters, peru_bbc]
+    async with database.sessions() as session:  # a story made by a batch counts and spans its members
+        row = await session.get(Story, peru.id)
+        times = sorted((await session.scalars(select(Article.collected_at).where(Article.id.in_(peru_ids)))).all())
+    assert row is not None
+    assert row.member_count == 2
+    assert (row.first_seen, row.last_updated) == (times[0], times[-1])
     assert service.as_json(peru)["articles"][1] == {
         "url": "https://bbc.example/1",
         "source": "BBC",
