@@ -268,7 +268,7 @@ class App:
 @functools.cache
 def freeze_start_up() -> None:
     """Keep what start-up made (modules, settings, open resources) out of every later garbage collection, once a
-    process. A full collection walks every object it tracks: about 125,000 after start-up, a 40-60 ms pause here,
+    process. A full collection walks every object it tracks: about 125,000 after start-up, a 37-62 ms pause here,
     paid by whichever command or delivery is running when it comes."""
     gc.collect()
     gc.freeze()
