@@ -156,14 +156,21 @@ class StorySettings(BaseModel):
 
     # A story takes new members until it has had none for this long (it "goes quiet").
     quiet_hours: float = Field(default=72.0, gt=0)
-    # Two articles are one event when their title-and-lead embeddings are at least this close...
-    min_cosine: float = Field(default=0.75, ge=0, le=1)
-    # ...and their titles share this share of their distinctive (rarity-weighted) words.
-    min_title_overlap: float = Field(default=0.2, ge=0, le=1)
+    # Members whose title-and-lead embeddings are at least this close to an article are scored as its match.
+    min_cosine: float = Field(default=0.45, ge=0, le=1)
     # Articles this close are one event whatever their titles (copies, lightly edited rewrites).
     same_cosine: float = Field(default=0.9, ge=0, le=1)
-    # An article must pair with at least half of this many of the story's latest members.
-    linkage_members: int = Field(default=5, ge=1)
+    # An article joins the story with which it pairs best, when that pair's probability of being one event
+    # (the learned pair scorer's) is at least this...
+    join_probability: float = Field(default=0.3, ge=0, le=1)
+    # ...and its mean probability over the story's latest members at least this (no drift by chaining).
+    join_mean: float = Field(default=0.1, ge=0, le=1)
+    # The story's latest this-many members are the ones it is compared through.
+    linkage_members: int = Field(default=8, ge=1)
+    # Two open stories an article pairs with at least this probability each are merged when their members
+    # pair with a mean probability of at least ``merge_mean``.
+    merge_probability: float = Field(default=0.35, ge=0, le=1)
+    merge_mean: float = Field(default=0.1, ge=0, le=1)
     # Articles placed per transaction: the open stories are read once per batch.
     batch_size: int = Field(default=512, ge=1)
 

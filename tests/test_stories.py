@@ -31,22 +31,32 @@ def test_close_vectors_with_shared_names_join_and_templates_do_not() -> None:
     near = _unit(1, 0.7, 0)  # cosine 0.82 to (1, 0, 0): close, but not a copy
     window = [WindowStory(1, [Member("Purolator agrees buyout with Hutton", _unit(1, 0, 0))])]
     same = Incoming(10, "Hutton starts Purolator bid", near, NOW)
-    (placed,) = matcher.place([same], window)
+    (placed,) = matcher.place([same], window).placements
     assert placed.story_id == 1
-    # As close in meaning, but the titles share only words every earnings report has.
-    window = [WindowStory(2, [Member("Cinram Ltd 4th qtr net", _unit(1, 0, 0))])]
-    window += [WindowStory(3 + i, [Member(f"Company{i} Corp 4th qtr net", _unit(1, 0, 0.01 * i))]) for i in range(9)]
-    (placed,) = matcher.place([Incoming(11, "Pittway Corp 4th qtr net", near, NOW)], window)
+    # As close in meaning, but one wire's reports whose titles share only words every earnings report has
+    # (a window of 300 articles, 60 of them earnings reports).
+    window = [WindowStory(2, [Member("Cinram Ltd 4th qtr net", _unit(1, 0, 0), "", "Wire")])]
+    window += [
+        WindowStory(3 + i, [Member(f"Company{i} Corp 4th qtr net", _unit(1, 0, 0.01 * i), "", "Wire")])
+        for i in range(59)
+    ]
+    rng = np.random.default_rng(3)
+    window += [
+        WindowStory(100 + i, [Member(f"Story{i} about topic{i % 40} in place{i % 25}", _unit(0, *rng.random(2)))])
+        for i in range(240)
+    ]
+    incoming = Incoming(11, "Pittway Corp 4th qtr net", near, NOW, "", "Wire")
+    (placed,) = matcher.place([incoming], window).placements
     assert placed.story_id is None
 
 
 def test_one_lookalike_member_does_not_pull_an_article_in() -> None:
-    matcher = StoryMatcher(StorySettings(linkage_members=5))
+    matcher = StoryMatcher(StorySettings(linkage_members=5, join_mean=0.3))
     members = [Member("Viacom bid raised again by National Amusements", _unit(1, 0, 0)) for _ in range(3)]
     members.append(Member("Viacom stake raised by Oppenheimer", _unit(0, 1, 0)))
     drifting = Incoming(20, "Oppenheimer raises Viacom stake to 7.7 pct", _unit(0, 1, 0.05), NOW)
-    (placed,) = matcher.place([drifting], [WindowStory(7, members)])
-    assert placed.story_id is None  # pairs with one of four members only
+    (placed,) = matcher.place([drifting], [WindowStory(7, members)]).placements
+    assert placed.story_id is None  # pairs with one of four members only: a mean probability under 0.3
 
 
 def test_articles_of_one_batch_form_stories_together_and_odd_ones_stand_alone() -> None:
@@ -57,7 +67,7 @@ def test_articles_of_one_batch_form_stories_together_and_odd_ones_stand_alone() 
         Incoming(3, "", _unit(1, 0, 0), NOW),  # no title words: nothing to match on
         Incoming(4, "Peru Congress ousts Jeri", None, NOW),  # no embedding
     ]
-    placements = {p.article_id: p for p in matcher.place(batch, [])}
+    placements = {p.article_id: p for p in matcher.place(batch, []).placements}
     assert placements[2].new_group == placements[1].new_group
     assert len({placements[i].new_group for i in (1, 3, 4)}) == 3
 
@@ -70,7 +80,7 @@ def test_after_a_change_of_model_old_vectors_are_passed_over_and_new_ones_still_
         Incoming(2, "Peru's Congress votes to remove interim president Jeri", _unit(1, 0.1, 0), NOW),
         Incoming(3, "Chile central bank holds rates", _unit(0, 0, 1), NOW),
     ]
-    placements = {p.article_id: p for p in matcher.place(batch, old)}
+    placements = {p.article_id: p for p in matcher.place(batch, old).placements}
     assert placements[1].story_id is None  # the same headline, but no vector of its size to join on
     assert placements[2].new_group == placements[1].new_group
     assert placements[3].new_group not in (None, placements[1].new_group)
@@ -306,10 +316,9 @@ def test_title_words_are_stemmed_and_keep_numbers() -> None:
 def test_the_same_headline_is_one_story_even_when_the_texts_differ() -> None:
     matcher = StoryMatcher(StorySettings())
     window = [WindowStory(3, [Member("Asia shares defy post-quake gloom", _unit(1, 0, 0))])]
-    (placed,) = matcher.place([Incoming(30, "Asia shares defy post-quake gloom", _unit(1, 1.2, 0), NOW)], window)
+    incoming = Incoming(30, "Asia shares defy post-quake gloom", _unit(1, 1.2, 0), NOW)
+    (placed,) = matcher.place([incoming], window).placements
     assert placed.story_id == 3  # cosine 0.64 only, but word for word the same headline
-    (other,) = matcher.place([Incoming(31, "Asia shares defy gloom", _unit(1, 1.2, 0), NOW)], window)
-    assert other.story_id is None
 
 
 async def test_an_article_tagged_again_keeps_its_story(database: Database, encoder: SentenceEncoder) -> None:
@@ -333,3 +342,37 @@ async def test_the_same_headline_years_apart_is_two_stories(database: Database, 
     assert (report.placed, report.new_stories) == (3, 3)
     old = await service.recent(database, since=NOW - timedelta(days=800), guild_id=None)
     assert {s.first_seen.year for s in old} == {NOW.year, NOW.year - 2}
+
+
+async def test_merging_a_story_moves_its_members_followers_and_what_was_sent(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    subscription_id = await _peru_for_a_subscription(database, encoder)
+    async with database.sessions() as session:
+        stories = list(await session.scalars(select(Story).order_by(Story.id)))
+    peru, kenya = (stories[0], stories[1]) if stories[0].member_count == 2 else (stories[1], stories[0])
+    async with database.sessions.begin() as session:
+        await story_store.record_sent(subscription_id, {peru.id: 2, kenya.id: 1}, session=session)
+        await story_store.set_thread(subscription_id, kenya.id, "thread-9", session=session)
+        assert await story_store.follow(kenya.id, 5, guild_id=None, members=1, session=session)
+        assert await story_store.follow(kenya.id, 6, guild_id=None, members=1, session=session)
+        assert await story_store.follow(peru.id, 6, guild_id=None, members=2, session=session)
+    async with database.sessions.begin() as session:
+        assert await story_store.merge(kenya.id, peru.id, session=session)
+    async with database.sessions.begin() as session:
+        assert await session.get(Story, kenya.id) is None
+        merged = await session.get(Story, peru.id)
+        assert merged is not None
+        assert merged.member_count == 3
+        found = await story_store.stories_by_id([peru.id], guild_id=None, session=session)
+        assert len(found[peru.id].coverage) == 3
+        assert await story_store.members_sent(subscription_id, [peru.id], session=session) == {peru.id: 3}
+        assert await story_store.thread_of(subscription_id, peru.id, session=session) == "thread-9"
+        assert sorted(await story_store.followed(5, session=session)) == [(peru.id, None)]
+        assert await story_store.followed(6, session=session) == [(peru.id, None)]
+        # Told of nothing that came before the merge: no follower hears of an article twice.
+        assert await story_store.claim_follow_updates(now=NOW, quiet_since=NOW, limit=10, session=session) == []
+        # A delivery composed before the merge still records what it carried, less the story that is gone.
+        await story_store.record_sent(subscription_id, {kenya.id: 1}, session=session)
+        assert await story_store.members_sent(subscription_id, [kenya.id], session=session) == {}
+        assert not await story_store.merge(kenya.id, peru.id, session=session)

@@ -18,7 +18,7 @@ from digests.settings import StorySettings
 from digests.store import Database, Session
 from digests.store import stories as store
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
-from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text
+from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text, lead_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class StoryReport:
 
     placed: int = 0
     new_stories: int = 0
+    merged: int = 0
 
 
 def _vectors(raws: list[bytes | None]) -> list[np.ndarray]:
@@ -47,8 +48,11 @@ def _vectors(raws: list[bytes | None]) -> list[np.ndarray]:
 
 def _window(stories: list[OpenStoryRecord]) -> list[WindowStory]:
     """Return the open stories as the matcher reads them."""
-    vectors = iter(_vectors([raw for story in stories for _, raw in story.members]))
-    return [WindowStory(s.id, [Member(title, next(vectors)) for title, _ in s.members]) for s in stories]
+    vectors = iter(_vectors([raw for story in stories for *_, raw in story.members]))
+    return [
+        WindowStory(s.id, [Member(title, next(vectors), lead_of(text), source) for title, text, source, _ in s.members])
+        for s in stories
+    ]
 
 
 async def place_batch(
@@ -115,14 +119,18 @@ async def _place(
     session: Session,
 ) -> None:
     """Place one span's articles among its window's stories and record where they went."""
-    placements = matcher.place([Incoming(a.id, a.title, v, a.at) for a, v in articles], window)
+    placed = matcher.place([Incoming(a.id, a.title, v, a.at, lead_of(a.text), a.source) for a, v in articles], window)
     found = {a.id: (a, v) for a, v in articles}
     joinings = []
-    for placement in placements:
+    for placement in placed.placements:
         article, vector = found[placement.article_id]
         raw = vector.astype(np.float16).tobytes() if vector is not None else None
         joinings.append(store.Joining(article, placement.story_id, placement.new_group, placement.similarity, raw))
     report.new_stories += await store.join_all(joinings, session=session)
+    for merge in placed.merges:
+        if await store.merge(merge.story_id, merge.into, session=session):
+            report.merged += 1
+            log.info("Story %d is the same event as story %d: merged into it", merge.story_id, merge.into)
 
 
 async def place_pending(

@@ -177,15 +177,17 @@ class StoryWork:
     title: str
     text: str
     at: datetime
+    source: str = ""
 
 
 @dataclass(slots=True, frozen=True)
 class OpenStoryRecord:
-    """A story that still takes members: its scope and its latest members' (title, float16 vector)."""
+    """A story that still takes members: its scope and its latest members' (title, start of text, source,
+    float16 vector)."""
 
     id: int
     guild_id: int
-    members: tuple[tuple[str, bytes | None], ...]
+    members: tuple[tuple[str, str, str, bytes | None], ...]
 
 
 @dataclass(slots=True, frozen=True)

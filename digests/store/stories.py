@@ -17,23 +17,34 @@ from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, 
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles
 
+# Characters of an article's text read for its lead (the matcher folds spaces and keeps 300 of them).
+LEAD_CHARS = 300
+
 
 async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork]:
     """Return up to ``limit`` ready articles that have not joined a story, oldest first (rows locked)."""
     statement = (
-        select(Article.id, Article.guild_id, Article.title, Article.text, Article.published_at, Article.collected_at)
+        select(
+            Article.id,
+            Article.guild_id,
+            Article.title,
+            Article.text,
+            Article.published_at,
+            Article.collected_at,
+            Article.source_name,
+        )
         .where(Article.needs_story.is_(True), Article.ready_at.is_not(None))
         .order_by(Article.ready_at, Article.id)
         .limit(limit)
     )
     now = utcnow()
     work = []
-    for article_id, guild_id, title, text, published_at, collected_at in await session.execute(
+    for article_id, guild_id, title, text, published_at, collected_at, source in await session.execute(
         skip_locked(statement, session, of=Article)
     ):
         # A publication time in the future (a wrong clock) counts as the time it was collected.
         at = published_at if published_at is not None and published_at <= now else collected_at
-        work.append(StoryWork(article_id, guild_id, title, text[:2000], at))
+        work.append(StoryWork(article_id, guild_id, title, text[:2000], at, source))
     return work
 
 
@@ -47,17 +58,23 @@ async def open_stories(
     stories = list(await session.execute(statement))
     if not stories:
         return []
-    members: dict[int, list[tuple[str, bytes | None]]] = {}
+    members: dict[int, list[tuple[str, str, str, bytes | None]]] = {}
     ids = [story_id for story_id, _ in stories]
     for start in range(0, len(ids), 500):
         rows = await session.execute(
-            select(StoryMember.story_id, Article.title, StoryMember.vector)
+            select(
+                StoryMember.story_id,
+                Article.title,
+                func.substr(Article.text, 1, LEAD_CHARS * 2),
+                Article.source_name,
+                StoryMember.vector,
+            )
             .join(Article, Article.id == StoryMember.article_id)
             .where(StoryMember.story_id.in_(ids[start : start + 500]))
             .order_by(StoryMember.story_id, StoryMember.joined_at, StoryMember.article_id)
         )
-        for story_id, title, vector in rows:
-            members.setdefault(story_id, []).append((title, vector))
+        for story_id, title, lead, source, vector in rows:
+            members.setdefault(story_id, []).append((title, lead or "", source, vector))
     return [
         OpenStoryRecord(story_id, guild_id, tuple(members.get(story_id, [])[-latest:]))
         for story_id, guild_id in stories
@@ -139,6 +156,62 @@ async def join_all(joinings: Sequence[Joining], *, session: AsyncSession) -> int
         .execution_options(synchronize_session=False)
     )
     return len(created)
+
+
+async def merge(story_id: int, into: int, *, session: AsyncSession) -> bool:
+    """Merge story ``story_id`` into ``into``: its members, followers and what subscriptions were sent of it move
+    there, and it is deleted. Returns False when either story is gone.
+
+    A member who followed it alone is told only of articles after the merge (they may not have heard of the
+    others, but never hear of one twice); one who followed both has been told of both's members;
+    a subscription sent both stories has both counts, so the merged story comes back as an update of them.
+    """
+    kept, gone = await session.get(Story, into), await session.get(Story, story_id)
+    if kept is None or gone is None or kept.id == gone.id:
+        return False
+    await session.execute(
+        update(StoryMember).where(StoryMember.story_id == gone.id).values(story_id=kept.id)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    kept.member_count += gone.member_count
+    kept.first_seen = min(kept.first_seen, gone.first_seen)
+    kept.last_updated = max(kept.last_updated, gone.last_updated)
+    follows = select(StoryFollow)
+    following = {f.user_id: f for f in await session.scalars(follows.where(StoryFollow.story_id == kept.id))}
+    for old in list(await session.scalars(follows.where(StoryFollow.story_id == gone.id))):
+        if (both := following.get(old.user_id)) is not None:  # told of both stories' members so far
+            both.members_notified = min(both.members_notified + old.members_notified, kept.member_count)
+        else:
+            session.add(
+                StoryFollow(
+                    story_id=kept.id,
+                    user_id=old.user_id,
+                    guild_id=old.guild_id,
+                    members_notified=kept.member_count,
+                    notified_at=old.notified_at,
+                )
+            )
+    deliveries = select(StoryDelivery)
+    sent = {r.subscription_id: r for r in await session.scalars(deliveries.where(StoryDelivery.story_id == kept.id))}
+    for row in list(await session.scalars(deliveries.where(StoryDelivery.story_id == gone.id))):
+        mine = sent.get(row.subscription_id)
+        if mine is None:
+            session.add(
+                StoryDelivery(
+                    subscription_id=row.subscription_id,
+                    story_id=kept.id,
+                    members_sent=row.members_sent,
+                    sent_at=row.sent_at,
+                    thread_id=row.thread_id,
+                )
+            )
+        else:
+            mine.members_sent += row.members_sent
+            mine.thread_id = mine.thread_id or row.thread_id
+    await session.flush()
+    session.expunge(gone)
+    await session.execute(delete(Story).where(Story.id == gone.id))  # its old follows and deliveries cascade
+    return True
 
 
 async def forget_since(since: datetime, *, session: AsyncSession) -> int:
@@ -255,8 +328,11 @@ async def members_sent(subscription_id: int, story_ids: Sequence[int], *, sessio
 async def record_sent(subscription_id: int, sent: Mapping[int, int], *, session: AsyncSession) -> None:
     """Remember how many members of each story a subscription's digest carried."""
     existing = await members_sent(subscription_id, list(sent), session=session)
+    alive = set(await session.scalars(select(Story.id).where(Story.id.in_(list(sent))))) if sent else set()
     now = utcnow()
     for story_id, count in sent.items():
+        if story_id not in alive:  # merged into another story since the digest was composed
+            continue
         if story_id in existing:
             await session.execute(
                 update(StoryDelivery)
