@@ -234,7 +234,10 @@ def stories(
         str, typer.Option("--since", help="Stories updated since: 24h, 90m, 7d, 2w or an ISO date.")
     ] = "24h",
     output: Annotated[StoryFormat, typer.Option("--format", help="How to print the stories.")] = StoryFormat.text,
-    limit: Annotated[int, typer.Option("--max", min=1, max=500, help="At most this many stories.")] = 50,
+    limit: Annotated[
+        int,
+        typer.Option("--max", min=1, max=1_000_000, help="At most this many stories (all of a window for an audit)."),
+    ] = 50,
 ) -> None:
     """List the stories updated in a window, latest first, each with every outlet's article."""
     if ctx.invoked_subcommand is not None:

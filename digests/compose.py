@@ -188,14 +188,26 @@ def _story_keys(article: ArticleRecord) -> list[str]:
     return keys
 
 
+# Each further outlet reporting a story in the window adds this much to its rank, on a log scale: an event
+# seven outlets report (+2.8) outranks any single-outlet article (salience at most 2: topic plus freshness).
+COVERAGE_WEIGHT = 1.0
+
+
+def coverage_bonus(outlets: int) -> float:
+    """Return what ``outlets`` distinct outlets reporting a story in the window add to its rank."""
+    return COVERAGE_WEIGHT * math.log2(max(outlets, 1))
+
+
 @dataclass(slots=True)
 class _Story:
-    """One story among the candidates: its most salient article, and the syndicated copies folded into it."""
+    """One story among the candidates: its most salient article, the syndicated copies folded into it, and the
+    outlets that reported it in the window."""
 
     article: ArticleRecord
     story_id: int | None
     score: float
     copies: list[ArticleRecord] = field(default_factory=list)
+    outlets: set[str] = field(default_factory=set)
 
     @property
     def source(self) -> str:
@@ -209,7 +221,8 @@ class _Story:
 
 
 def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int, int] | None) -> list[_Story]:
-    """Fold the window's articles into one story each, told through its most salient article.
+    """Fold the window's articles into one story each, told through its most salient article, and rank each
+    story by that article's salience plus how many outlets reported it in the window.
 
     Articles not placed in a story yet fold by identical title or URL, as copies of one syndicated article.
     """
@@ -224,10 +237,13 @@ def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int,
         if existing is not None:  # coverage of a story is attached later; a syndicated copy is coverage now
             if story is None:
                 existing.copies.append(article)
+            existing.outlets.add(article.source)
             continue
-        found = _Story(article, story, -negative)
+        found = _Story(article, story, -negative, outlets={article.source})
         stories.append(found)
         seen.update(dict.fromkeys(keys, found))
+    for found in stories:
+        found.score += coverage_bonus(len(found.outlets))
     return stories
 
 

@@ -94,3 +94,31 @@ async def test_guild_sees_global_and_own_sources_only(database: Database) -> Non
     await add_article(database, "Not mine", ready_at=ready, source_id=theirs)
     digest = await digest_now(database, DigestFilters(since=NOW - timedelta(days=1), until=NOW, guild_id=111))
     assert {i.title for i in digest.items} == {"Global", "Mine"}
+
+
+async def test_an_event_many_outlets_report_outranks_a_fresher_single_outlet_read(database: Database) -> None:
+    for number, name in enumerate(["Wire", "Paper", "Broadcaster"]):
+        source = await add_source(database, name)
+        await add_article(
+            database,
+            "Port strike ends after three weeks",
+            ready_at=NOW - timedelta(hours=20),
+            url=f"https://{name.lower()}.example/strike-{number}",
+            source_id=source,
+            topics=[("economy and markets", 0.3)],
+        )
+    magazine = await add_source(database, "Magazine")
+    await add_article(
+        database,
+        "The long read: how ports became the world's choke points",
+        ready_at=NOW,
+        source_id=magazine,
+        topics=[("economy and markets", 0.95)],
+    )
+    digest = await digest_now(database, DigestFilters(since=NOW - timedelta(days=1), until=NOW))
+    assert digest.matched == 2
+    assert [i.title for i in digest.items] == [
+        "Port strike ends after three weeks",
+        "The long read: how ports became the world's choke points",
+    ]
+    assert sorted(digest.items[0].outlets) == ["Broadcaster", "Paper", "Wire"]

@@ -132,7 +132,7 @@ def test_markdown_and_text_renderers() -> None:
     assert "# Briefing — Friday 27 November 2026" in md
     assert "### [Cyber \\*pact\\* @\u200beveryone](<https://n.example/1>)" in md
     assert "**What's Next?** Talks follow." in md
-    assert "2 more matching article(s)" in md
+    assert "2 more matching stories" in md
     text_out = plain_text(digest)
     assert "CYBERSECURITY" in text_out
     assert "What's Next?: Talks follow." in text_out

@@ -53,7 +53,7 @@ def more_line(digest: Digest) -> str | None:
     """Say how many more articles matched than are shown, and how to see them."""
     if not digest.more:
         return None
-    return f"{digest.more} more matching article(s) not shown: use /digest or /search to see them."
+    return f"{digest.more} more matching stories not shown: use /digest or /search to see them."
 
 
 def empty_line(digest: Digest) -> str | None:
@@ -69,7 +69,7 @@ def empty_line(digest: Digest) -> str | None:
 
 
 def _header(digest: Digest) -> dict[str, Any]:
-    lines = [f"**{digest.shown}** of **{digest.matched}** new article(s), {window_line(digest)}"]
+    lines = [f"**{digest.shown}** of **{digest.matched}** new stories, {window_line(digest)}"]
     if digest.counts_by_topic:
         lines.append("")
         lines.extend(f"• {safe(topic)}: {count}" for topic, count in digest.counts_by_topic.items())

@@ -18,7 +18,7 @@ def _when(item: DigestItem, zone: ZoneInfo) -> str:
 def markdown(digest: Digest) -> str:
     """Render the digest as Markdown; article text is escaped and cannot ping."""
     zone = ZoneInfo(digest.timezone)
-    lines = [f"# {escape_markdown(heading_title(digest))}", "", f"_{digest.shown} of {digest.matched} new article(s), "
+    lines = [f"# {escape_markdown(heading_title(digest))}", "", f"_{digest.shown} of {digest.matched} new stories, "
              f"{window_line(digest)}_", ""]  # fmt: skip
     for group in digest.groups:
         lines += [f"## {escape_markdown(group.topic)}", ""]
@@ -51,7 +51,7 @@ def markdown(digest: Digest) -> str:
 def plain_text(digest: Digest) -> str:
     """Render the digest as plain text."""
     zone = ZoneInfo(digest.timezone)
-    lines = [heading_title(digest), f"{digest.shown} of {digest.matched} new article(s), {window_line(digest)}", ""]
+    lines = [heading_title(digest), f"{digest.shown} of {digest.matched} new stories, {window_line(digest)}", ""]
     for group in digest.groups:
         lines += [group.topic.upper(), ""]
         for item in group.items:

@@ -182,7 +182,9 @@ async def recent(database: Database, *, since: datetime, guild_id: int | None, l
     """Return the stories updated since ``since`` that ``guild_id`` may see, latest first."""
     async with database.sessions() as session:
         ids = await store.recent_story_ids(since=since, guild_id=guild_id, limit=limit, session=session)
-        found = await store.stories_by_id(ids, guild_id=guild_id, session=session)
+        found: dict[int, StoryRecord] = {}
+        for start in range(0, len(ids), 500):  # a bounded number of parameters per statement on any database
+            found.update(await store.stories_by_id(ids[start : start + 500], guild_id=guild_id, session=session))
     return [found[i] for i in ids if i in found]
 
 
