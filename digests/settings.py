@@ -164,7 +164,7 @@ class StorySettings(BaseModel):
     # (the learned pair scorer's) is at least this...
     join_probability: float = Field(default=0.3, ge=0, le=1)
     # ...and its mean probability over the story's latest members at least this (no drift by chaining).
-    join_mean: float = Field(default=0.1, ge=0, le=1)
+    join_mean: float = Field(default=0.05, ge=0, le=1)
     # The story's latest this-many members are the ones it is compared through.
     linkage_members: int = Field(default=8, ge=1)
     # Two open stories an article pairs with at least this probability each are merged when their members
