@@ -52,6 +52,9 @@ def steps() -> list[tuple[str, str, tuple[str, ...]]]:
     if (SHARED_DATA / "reuters-modapte-train.jsonl").exists():
         found.append(("countries", "bench.countries", ()))
         found.append(("stories", "bench.stories", ()))
+    if (SHARED_DATA / "stories-dev" / "labels.json").exists():
+        found.append(("stories_held_out", "bench.train_stories", ("--evaluate",)))
+        found.append(("live_day", "bench.live_day", ()))
     return found
 
 
@@ -246,8 +249,29 @@ def rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                 + "; encoder time excluded",
             )
         )
+    held = f.get("stories_held_out", {})
+    for split, label in (("by_event", "5 folds by event, 3 shuffles"), ("by_day", "trained on the first day")):
+        if split in held:
+            r = held[split]
+            out.append(
+                (
+                    f"story pairs P/R, stories-dev held out ({label})",
+                    f"{r['precision']} / {r['recall']}",
+                    f"{r['true_pairs']} pairs found, {r['false_pairs']} wrong, {r['missed_pairs']} missed",
+                )
+            )
+    live = f.get("live_day", {})
+    if "top_events_shown" in live:
+        out.append(
+            (
+                "live day (stories-dev, 24 h digest of 10): top-5 events shown",
+                f"{live['top_events_shown']} of 5",
+                f"events shown twice: {len(live['events_shown_twice'])}; items crediting under 60% of their "
+                f'event\'s outlets: {live["items_below_60pct_credit"]}; header "{live["header"]}"',
+            )
+        )
     st = f.get("stories", {})
-    for name, label in (("reuters", "tuned on"), ("bbc_business", "not tuned on")):
+    for name, label in (("reuters", "partly trained on"), ("bbc_business", "not tuned on")):
         if name in st:
             r, e, c = st[name]["stories"], st[name]["exact_title"], st[name]["single_cosine"]
             out.append(

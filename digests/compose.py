@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from digests.store.records import ArticleRecord, CoverageRecord, SectionRecord, StoryRecord
@@ -208,6 +209,8 @@ class _Story:
     score: float
     copies: list[ArticleRecord] = field(default_factory=list)
     outlets: set[str] = field(default_factory=set)
+    # Every candidate article of the story, the lead included: the item may be told through any of them.
+    members: list[ArticleRecord] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -238,8 +241,9 @@ def _fold(articles: list[ArticleRecord], until: datetime, story_of: Mapping[int,
             if story is None:
                 existing.copies.append(article)
             existing.outlets.add(article.source)
+            existing.members.append(article)
             continue
-        found = _Story(article, story, -negative, outlets={article.source})
+        found = _Story(article, story, -negative, outlets={article.source}, members=[article])
         stories.append(found)
         seen.update(dict.fromkeys(keys, found))
     for found in stories:
@@ -343,6 +347,38 @@ class Selection:
     shown: list[DigestItem]
     matched: int
     counts_by_topic: dict[str, int]
+    # The candidate articles of each shown story, by story id: what its item may be told through.
+    members: dict[int, list[ArticleRecord]] = field(default_factory=dict)
+
+
+def central(vectors: Mapping[int, np.ndarray], among: Sequence[int]) -> int | None:
+    """Return the article of ``among`` closest to the centroid of every vector given (a story's members): the
+    one that tells what the coverage has in common, not an outlier. None when none of them has a vector."""
+    usable = [i for i in among if i in vectors and vectors[i].size]
+    if not usable:
+        return None
+    size = vectors[usable[0]].size
+    matrix = np.stack([v for v in vectors.values() if v.size == size])
+    centroid = matrix.mean(axis=0)
+    scores = np.stack([vectors[i] for i in usable if vectors[i].size == size]) @ centroid
+    return [i for i in usable if vectors[i].size == size][int(np.argmax(scores))]
+
+
+def lead_with_central(selection: Selection, vectors: Mapping[int, Mapping[int, np.ndarray]]) -> None:
+    """Tell each shown story through its most central candidate article (``vectors``: each story's member
+    vectors by article id), keeping the item's rank and coverage."""
+    for position, item in enumerate(selection.shown):
+        if item.story_id is None or not (members := selection.members.get(item.story_id)):
+            continue
+        if not (story := vectors.get(item.story_id)):
+            continue
+        chosen = central(story, [m.id for m in members])
+        if chosen is None or chosen == item.article_id:
+            continue
+        record = next(m for m in members if m.id == chosen)
+        replaced = _item(record)
+        replaced.story_id, replaced.score, replaced.articles = item.story_id, item.score, item.articles
+        selection.shown[position] = replaced
 
 
 def select_items(
@@ -355,7 +391,8 @@ def select_items(
     stories = _fold(articles, filters.until, story_of)
     counts = Counter((story.article.topics[0] if story.article.topics else OTHER) for story in stories)
     shown = _capped(stories, filters.max_items, filters.max_source_share)
-    return Selection([story.item() for story in shown], len(stories), dict(counts.most_common()))
+    members = {story.story_id: story.members for story in shown if story.story_id is not None}
+    return Selection([story.item() for story in shown], len(stories), dict(counts.most_common()), members)
 
 
 def detail_items(items: Sequence[DigestItem], records: Mapping[int, ArticleRecord]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from digests.compose import OTHER, DigestFilters
 from digests.services.digests import digest_now
 from digests.store.db import Database
@@ -122,3 +124,16 @@ async def test_an_event_many_outlets_report_outranks_a_fresher_single_outlet_rea
         "The long read: how ports became the world's choke points",
     ]
     assert sorted(digest.items[0].outlets) == ["Broadcaster", "Paper", "Wire"]
+
+
+def test_a_story_is_told_through_its_most_central_article() -> None:
+    from digests.compose import central
+
+    def unit(*values: float) -> np.ndarray:
+        vector = np.array(values, dtype=np.float32)
+        return vector / np.linalg.norm(vector)
+
+    vectors = {1: unit(1, 0.2, 0), 2: unit(1, -0.2, 0), 3: unit(1, 0, 0), 4: unit(0, 0, 1)}
+    assert central(vectors, [1, 2, 3, 4]) == 3  # between the other two, far from the outlier
+    assert central(vectors, [4, 1]) == 1  # only the candidates are told through, measured against every member
+    assert central(vectors, [5]) is None

@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from digests.compose import Digest, DigestFilters, assemble, attach_sections, attach_stories, select_items
+import numpy as np
+
+from digests.compose import (
+    Digest,
+    DigestFilters,
+    assemble,
+    attach_sections,
+    attach_stories,
+    lead_with_central,
+    select_items,
+)
 from digests.delivery import Sender, check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
@@ -42,6 +52,13 @@ async def compose(
         session=session,
     )
     selection = select_items(candidates, filters, story_of)
+    told = [item.story_id for item in selection.shown if item.story_id is not None]
+    raws = await story_store.member_vectors(told, session=session)
+    vectors = {
+        story: {article: np.frombuffer(raw, dtype=np.float16).astype(np.float32) for article, raw in members.items()}
+        for story, members in raws.items()
+    }
+    lead_with_central(selection, vectors)
     shown = [item.article_id for item in selection.shown]
     details = await article_store.records_by_id(shown, session=session)
     digest = assemble(selection, filters, title=TITLE, timezone=timezone, details=details)

@@ -235,6 +235,21 @@ async def drop_empty(*, session: AsyncSession) -> None:
     await session.execute(delete(Story).where(Story.member_count == 0))
 
 
+async def member_vectors(story_ids: Sequence[int], *, session: AsyncSession) -> dict[int, dict[int, bytes]]:
+    """Return the event vector (float16 bytes) of every member of these stories, by story and article."""
+    found: dict[int, dict[int, bytes]] = {}
+    for start in range(0, len(story_ids), 500):
+        rows = await session.execute(
+            select(StoryMember.story_id, StoryMember.article_id, StoryMember.vector).where(
+                StoryMember.story_id.in_(list(story_ids[start : start + 500])), StoryMember.vector.is_not(None)
+            )
+        )
+        for story_id, article_id, raw in rows:
+            if raw:
+                found.setdefault(story_id, {})[article_id] = raw
+    return found
+
+
 async def story_of(article_ids: Sequence[int], *, session: AsyncSession) -> dict[int, int]:
     """Return the story of each of these articles that has one."""
     found: dict[int, int] = {}
