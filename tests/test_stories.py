@@ -240,6 +240,18 @@ async def test_a_future_publication_date_counts_as_the_collection_time(
     assert all(s.last_updated < datetime(2030, 1, 1, tzinfo=UTC) for s in stories)
 
 
+async def test_a_publication_date_in_year_one_counts_as_the_collection_time(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    await _peru(database)
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).values(published_at=datetime(1, 1, 1, tzinfo=UTC)))
+    report = await service.place_pending(database, encoder, StorySettings())
+    assert (report.placed, report.new_stories) == (3, 2)
+    stories = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None)
+    assert all(s.first_seen > datetime(2000, 1, 1, tzinfo=UTC) for s in stories)
+
+
 async def test_servers_never_share_stories(database: Database, encoder: SentenceEncoder) -> None:
     await _peru(database)
     private = await add_source(database, "Desk notes", guild_id=42)

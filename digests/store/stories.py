@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,8 @@ from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, 
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles
 
+# Publication times before this are placeholders (year 1 and the like), not news.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 # Characters of an article's text read for its lead (the matcher folds spaces and keeps 300 of them).
 LEAD_CHARS = 300
 
@@ -42,8 +44,9 @@ async def claim_articles(limit: int, *, session: AsyncSession) -> list[StoryWork
     for article_id, guild_id, title, text, published_at, collected_at, source in await session.execute(
         skip_locked(statement, session, of=Article)
     ):
-        # A publication time in the future (a wrong clock) counts as the time it was collected.
-        at = published_at if published_at is not None and published_at <= now else collected_at
+        # A publication time in the future (a wrong clock) or a placeholder (year 1)
+        # counts as the time it was collected: a story's window is computed from it.
+        at = published_at if published_at is not None and EARLIEST <= published_at <= now else collected_at
         work.append(StoryWork(article_id, guild_id, title, text[:2000], at, source))
     return work
 
