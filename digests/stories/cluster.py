@@ -174,11 +174,31 @@ class Rarity:
         for words in articles:
             self.df.update(words)
             self.units += 1
+        # The counts are fixed from here on: weights, and sums over a word set, are computed once each.
+        self._weights: dict[str, float] = {}
+        self._sums: dict[frozenset[str], float] = {}
+        self._squares: dict[frozenset[str], float] = {}
 
     def weight(self, word: str) -> float:
         """Return a word's weight: the log of how many articles there are over how many use it."""
-        total = max(self.units, _MIN_UNITS)
-        return math.log(total / max(self.df[word], 1))
+        found = self._weights.get(word)
+        if found is None:
+            found = self._weights[word] = math.log(max(self.units, _MIN_UNITS) / max(self.df[word], 1))
+        return found
+
+    def total(self, words: frozenset[str]) -> float:
+        """Return the summed weight of a set of words."""
+        found = self._sums.get(words)
+        if found is None:
+            found = self._sums[words] = sum(self.weight(w) for w in words)
+        return found
+
+    def squares(self, words: frozenset[str]) -> float:
+        """Return the summed squared weight of a set of words."""
+        found = self._squares.get(words)
+        if found is None:
+            found = self._squares[words] = sum(self.weight(w) ** 2 for w in words)
+        return found
 
     def ceiling(self) -> float:
         """Return the weight of a word only one article uses."""
@@ -222,12 +242,14 @@ class PairScorer:
         reports, "X Corp 4th qtr net" and "Y Corp 4th qtr net", look alike and are two events; two outlets'
         reports that look alike are one)."""
         shared = left.terms & right.terms
-        rarest = max((rarity.weight(w) for w in shared), default=0.0) / rarity.ceiling()
+        if not shared:
+            return cosine, 0.0, 0.0, 0.0, float(left.source is not None and left.source == right.source)
+        weights = [rarity.weight(w) for w in shared]
         return (
             cosine,
             _title_overlap(left.words, right.words, rarity),
-            _terms_cosine(left.terms, right.terms, rarity),
-            rarest,
+            _terms_cosine(left.terms, right.terms, sum(w * w for w in weights), rarity),
+            max(weights) / rarity.ceiling(),
             float(left.source is not None and left.source == right.source),
         )
 
@@ -245,18 +267,15 @@ def _title_overlap(left: frozenset[str], right: frozenset[str], rarity: Rarity) 
     shared = left & right
     if not shared:
         return 0.0
-    mass = min(sum(rarity.weight(w) for w in left), sum(rarity.weight(w) for w in right))
+    mass = min(rarity.total(left), rarity.total(right))
     return min(sum(rarity.weight(w) for w in shared) / mass, 1.0) if mass > 0 else 0.0
 
 
-def _terms_cosine(left: frozenset[str], right: frozenset[str], rarity: Rarity) -> float:
-    """Return the cosine of two word sets, each word weighted by its rarity (TF-IDF with presence for TF)."""
-    shared = left & right
-    if not shared:
-        return 0.0
-    squares = {w: rarity.weight(w) ** 2 for w in left | right}
-    norm = math.sqrt(sum(squares[w] for w in left) * sum(squares[w] for w in right))
-    return sum(squares[w] for w in shared) / norm if norm > 0 else 0.0
+def _terms_cosine(left: frozenset[str], right: frozenset[str], shared_squares: float, rarity: Rarity) -> float:
+    """Return the cosine of two word sets, each word weighted by its rarity (TF-IDF with presence for TF), given
+    the summed squared weight of the words they share."""
+    norm = math.sqrt(rarity.squares(left) * rarity.squares(right))
+    return shared_squares / norm if norm > 0 else 0.0
 
 
 class _Index:
