@@ -288,7 +288,10 @@ def stories_rebuild(
         return await service.place_pending(resources.database, resources.models.encoder, settings.stories)
 
     report = run_with_resources(settings, work)
-    console.print(f"Placed {report.placed} article(s) in stories ({report.new_stories} new) since {start.isoformat()}.")
+    console.print(
+        f"Placed {report.placed} article(s) in stories ({report.new_stories} new, {report.merged} merged into others)"
+        f" since {start.isoformat()}."
+    )
 
 
 def usage_error(message: str) -> typer.Exit:

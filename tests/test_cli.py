@@ -227,3 +227,12 @@ def test_failures_are_one_clear_line_with_a_documented_exit_code(runner: CliRunn
         assert result.stderr.count("\n") == 1, result.stderr
         assert len(result.stderr) < 400
         assert "Traceback" not in result.output
+
+
+def test_stories_lists_a_whole_window_for_an_audit(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    result = runner.invoke(
+        app, ["--database-url", url, "stories", "--since", "7d", "--max", "100000", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []

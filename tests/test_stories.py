@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from digests.compose import DigestFilters, new_lines
 from digests.inference import SentenceEncoder
@@ -14,7 +14,7 @@ from digests.services.digests import compose
 from digests.settings import StorySettings
 from digests.store import stories as story_store
 from digests.store.db import Database
-from digests.store.models import Article, Story, Subscription
+from digests.store.models import Article, Story, StoryMember, Subscription
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory
 from tests.factories import add_article, add_source
 
@@ -388,3 +388,25 @@ async def test_merging_a_story_moves_its_members_followers_and_what_was_sent(
         await story_store.record_sent(subscription_id, {kenya.id: 1}, session=session)
         assert await story_store.members_sent(subscription_id, [kenya.id], session=session) == {}
         assert not await story_store.merge(kenya.id, peru.id, session=session)
+
+
+async def test_every_story_of_a_window_can_be_listed(database: Database) -> None:
+    rows = [
+        {"id": n + 1, "key": f"k{n}", "source_name": "Wire", "guild_id": 0, "title": f"Event {n}", "text": "t",
+         "summary": "s", "collected_at": NOW, "updated_at": NOW, "content_hash": "h", "needs_tagging": False,
+         "ready_at": NOW, "needs_story": False, "full_text_attempts": 0}
+        for n in range(1200)
+    ]  # fmt: skip
+    async with database.sessions.begin() as session:
+        await session.execute(insert(Article), rows)
+        await session.execute(
+            insert(Story),
+            [{"id": n + 1, "guild_id": 0, "title": f"Event {n}", "first_seen": NOW, "last_updated": NOW,
+              "member_count": 1} for n in range(1200)],
+        )  # fmt: skip
+        await session.execute(
+            insert(StoryMember),
+            [{"article_id": n + 1, "story_id": n + 1, "joined_at": NOW, "similarity": 1.0} for n in range(1200)],
+        )
+    found = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None, limit=100_000)
+    assert len(found) == 1200

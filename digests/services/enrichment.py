@@ -151,6 +151,7 @@ class EnrichReport:
     articles_tagged: int = 0
     articles_placed: int = 0
     new_stories: int = 0
+    stories_merged: int = 0
     seconds: float = 0.0
     summarize_seconds: float = 0.0
     tag_seconds: float = 0.0
@@ -248,18 +249,20 @@ async def summarize_pending(
     while await place_batch(database, enricher.embed, placing, batch_size=placing.batch_size, report=stories):
         pass
     report.articles_placed, report.new_stories = stories.placed, stories.new_stories
+    report.stories_merged = stories.merged
     report.seconds = time.perf_counter() - started
     report.story_seconds = report.seconds - report.summarize_seconds - report.tag_seconds
     if report.sections_summarized or report.articles_tagged or report.articles_placed:
         log.info(
             "Summarized %d section(s) (%d from cache, %d guarded fallbacks), tagged %d article(s) and placed"
-            " %d in stories (%d new) in %.1f s",
+            " %d in stories (%d new, %d merged into others) in %.1f s",
             report.sections_summarized,
             report.cache_hits,
             report.fallbacks,
             report.articles_tagged,
             report.articles_placed,
             report.new_stories,
+            report.stories_merged,
             report.seconds,
         )
     return report
