@@ -384,10 +384,18 @@ async def test_merging_a_story_moves_its_members_followers_and_what_was_sent(
         assert await story_store.followed(6, session=session) == [(peru.id, None)]
         # Told of nothing that came before the merge: no follower hears of an article twice.
         assert await story_store.claim_follow_updates(now=NOW, quiet_since=NOW, limit=10, session=session) == []
-        # A delivery composed before the merge still records what it carried, less the story that is gone.
+        # A delivery composed before the merge records what it carried against the story it merged into.
         await story_store.record_sent(subscription_id, {kenya.id: 1}, session=session)
-        assert await story_store.members_sent(subscription_id, [kenya.id], session=session) == {}
+        assert await story_store.members_sent(subscription_id, [kenya.id, peru.id], session=session) == {peru.id: 3}
+        assert await story_store.thread_of(subscription_id, kenya.id, session=session) == "thread-9"
         assert not await story_store.merge(kenya.id, peru.id, session=session)
+    # The old number, in a digest's Follow button or typed in /story, leads to the merged story.
+    shown = await service.story(database, kenya.id, guild_id=None)
+    assert shown is not None
+    assert shown.id == peru.id
+    await service.unfollow(database, kenya.id, user_id=5)
+    assert (await service.follow(database, kenya.id, user_id=5, guild_id=None)).id == peru.id
+    assert await service.story(database, 10**20, guild_id=None) is None
 
 
 async def test_every_story_of_a_window_can_be_listed(database: Database) -> None:

@@ -188,9 +188,18 @@ async def recent(database: Database, *, since: datetime, guild_id: int | None, l
     return [found[i] for i in ids if i in found]
 
 
+def _possible(story_id: int) -> bool:
+    """Say whether a number a member typed can be a story's (a database integer, not any number at all)."""
+    return 0 < story_id < 2**63
+
+
 async def story(database: Database, story_id: int, *, guild_id: int | None) -> StoryRecord | None:
-    """Return one story with its coverage, or None when it does not exist or is not visible."""
+    """Return one story with its coverage (a merged story's number gives the story it joined), or None when it
+    does not exist or is not visible."""
+    if not _possible(story_id):
+        return None
     async with database.sessions() as session:
+        story_id = (await store.current_ids([story_id], session=session))[story_id]
         return (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
 
 
@@ -204,10 +213,14 @@ async def find(database: Database, text: str, *, guild_id: int | None, limit: in
 
 async def follow(database: Database, story_id: int, *, user_id: int, guild_id: int | None) -> StoryRecord:
     """Follow a story seen from ``guild_id``: its later articles come by direct message."""
+    if not _possible(story_id):
+        raise NotFoundError(f"There is no story {story_id} here. Find one with /story.")
     async with database.sessions.begin() as session:
+        asked = story_id
+        story_id = (await store.current_ids([story_id], session=session))[story_id]
         found = (await store.stories_by_id([story_id], guild_id=guild_id, session=session)).get(story_id)
         if found is None:
-            raise NotFoundError(f"There is no story {story_id} here. Find one with /story.")
+            raise NotFoundError(f"There is no story {asked} here. Find one with /story.")
         if not await store.follow(story_id, user_id, guild_id=guild_id, members=len(found.coverage), session=session):
             raise SitrepError(f"You already follow story {story_id}. See /following.")
         return found
@@ -215,7 +228,10 @@ async def follow(database: Database, story_id: int, *, user_id: int, guild_id: i
 
 async def unfollow(database: Database, story_id: int, *, user_id: int) -> None:
     """Stop following a story."""
+    if not _possible(story_id):
+        raise NotFoundError(f"You do not follow story {story_id}. See /following.")
     async with database.sessions.begin() as session:
+        story_id = (await store.current_ids([story_id], session=session))[story_id]
         if not await store.unfollow(story_id, user_id, session=session):
             raise NotFoundError(f"You do not follow story {story_id}. See /following.")
 

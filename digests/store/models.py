@@ -270,6 +270,16 @@ class Story(Base):
     )
 
 
+class StoryMerge(Base):
+    """A story merged into another (and deleted): its number, in messages and commands, leads to that one."""
+
+    __tablename__ = "story_merges"
+
+    story_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    into_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StoryMember(Base):
     """An article in a story (an article is in one story at most), with the vector it was matched on."""
 

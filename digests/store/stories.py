@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from digests.store.articles import source_name
 from digests.store.db import skip_locked
-from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember
+from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember, StoryMerge
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles
@@ -214,7 +214,25 @@ async def merge(story_id: int, into: int, *, session: AsyncSession) -> bool:
     await session.flush()
     session.expunge(gone)
     await session.execute(delete(Story).where(Story.id == gone.id))  # its old follows and deliveries cascade
+    # Its number, and the numbers merged into it before, now lead to the story it joined.
+    await session.execute(
+        update(StoryMerge).where(StoryMerge.into_id == gone.id).values(into_id=kept.id)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    session.add(StoryMerge(story_id=gone.id, into_id=kept.id, merged_at=utcnow()))
     return True
+
+
+async def current_ids(story_ids: Iterable[int], *, session: AsyncSession) -> dict[int, int]:
+    """Return the story each of these numbers is now: itself, or the story it was merged into."""
+    wanted = list(dict.fromkeys(story_ids))
+    found = {story_id: story_id for story_id in wanted}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(StoryMerge.story_id, StoryMerge.into_id).where(StoryMerge.story_id.in_(wanted[start : start + 500]))
+        )
+        found.update((int(old), int(new)) for old, new in rows)
+    return found
 
 
 async def forget_since(since: datetime, *, session: AsyncSession) -> int:
@@ -345,11 +363,16 @@ async def members_sent(subscription_id: int, story_ids: Sequence[int], *, sessio
 
 async def record_sent(subscription_id: int, sent: Mapping[int, int], *, session: AsyncSession) -> None:
     """Remember how many members of each story a subscription's digest carried."""
+    current = await current_ids(sent, session=session)  # a story may have merged since the digest was composed
+    merged: dict[int, int] = {}
+    for story_id, count in sent.items():
+        merged[current[story_id]] = merged.get(current[story_id], 0) + count
+    sent = merged
     existing = await members_sent(subscription_id, list(sent), session=session)
     alive = set(await session.scalars(select(Story.id).where(Story.id.in_(list(sent))))) if sent else set()
     now = utcnow()
     for story_id, count in sent.items():
-        if story_id not in alive:  # merged into another story since the digest was composed
+        if story_id not in alive:  # deleted (its articles all gone)
             continue
         if story_id in existing:
             await session.execute(
@@ -418,12 +441,16 @@ async def claim_follow_updates(
 
 async def thread_of(subscription_id: int, story_id: int, *, session: AsyncSession) -> str | None:
     """Return the thread a subscription's updates on a story go to, if one was opened."""
+    story_id = (await current_ids([story_id], session=session))[story_id]
     row = await session.get(StoryDelivery, (subscription_id, story_id))
     return row.thread_id if row is not None else None
 
 
 async def set_thread(subscription_id: int, story_id: int, thread_id: str, *, session: AsyncSession) -> None:
     """Remember the thread a subscription's updates on a story go to."""
+    story_id = (await current_ids([story_id], session=session))[story_id]
+    if await session.get(Story, story_id) is None:
+        return
     row = await session.get(StoryDelivery, (subscription_id, story_id))
     if row is None:
         row = StoryDelivery(subscription_id=subscription_id, story_id=story_id, members_sent=0)
