@@ -390,9 +390,10 @@ def write(figures: dict[str, Any], console: Console) -> None:
         "",
         *(f"- {name}: `{' '.join(['.venv/bin/python -m', module, *args])}`" for name, module, args in steps()),
         "",
-        "The learned parts are trained with `.venv/bin/python -m digests.summarize.train "
+        "The learned parts are trained with `.venv/bin/python -m bench.train_summarizer "
         "../shared/data/bbc-news-summary.jsonl` (BBC even lines) and `.venv/bin/python -m "
-        "digests.tagging.train_countries ../shared/data/reuters-modapte-train.jsonl` (Reuters id-hash buckets 0-6).",
+        "bench.train_countries ../shared/data/reuters-modapte-train.jsonl` (Reuters id-hash buckets 0-6); the story "
+        "pair scorer with `.venv/bin/python -m bench.train_stories --write`.",
         "",
     ]
     REPORT.write_text("\n".join(lines))

@@ -1,7 +1,7 @@
 """Country tagging quality on Reuters-21578 ModApte stories held out from training (micro P, R, F1).
 
 Run: .venv/bin/python -m bench.countries [--limit N]
-The learned layer is trained on id-hash buckets 0-6 (digests/tagging/train_countries.py); this reports
+The learned layer is trained on id-hash buckets 0-6 (bench/train_countries.py); this reports
 buckets 7-9, against the gazetteer's salience rule alone and a plain pycountry name list.
 """
 
@@ -18,8 +18,8 @@ from typing import Protocol
 import pycountry
 
 from bench.corpus import SHARED_DATA
+from bench.train_countries import gold, load
 from digests.tagging.countries import CountryTagger
-from digests.tagging.train_countries import gold, load
 
 REUTERS = SHARED_DATA / "reuters-modapte-train.jsonl"
 

@@ -19,11 +19,11 @@ import numpy as np
 from bench.common import in_child, peak_rss_mb
 from bench.corpus import BBC
 from bench.summaries import prepare, score
+from bench.train_summarizer import article_sections, split_rows
 from digests.collect.sectionize import Sectionizer
 from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
 from digests.summarize.extractive import ExtractiveSummarizer
-from digests.summarize.train import article_sections, split_rows
 from digests.text import sentences_of
 
 VARIANTS = {

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.corpus import BBC, SHARED_DATA
+from bench.train_summarizer import article_sections, fit, split_rows
 from digests.collect.sectionize import Sectionizer
 from digests.inference import SentenceEncoder
 from digests.settings import SectionSettings
 from digests.summarize.extractive import ExtractiveSummarizer, Scorer, sentence_features
-from digests.summarize.train import article_sections, fit, split_rows
 from digests.text import fold, sentences_of
 
 REUTERS = SHARED_DATA / "reuters-modapte-train.jsonl"
@@ -119,7 +119,7 @@ def _scorer(articles: list[Prepared]) -> Scorer:
 
 def evaluate(limit: int | None = None) -> dict:
     """Return the held-out, cross-category and Reuters-headline comparisons with Lead-3."""
-    from digests.tagging.train_countries import load
+    from bench.train_countries import load
 
     encoder = SentenceEncoder(batch_size=64, int8=True)
     default = ExtractiveSummarizer(encoder)

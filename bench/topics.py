@@ -88,7 +88,7 @@ def score(enricher: Enricher, items: list[tuple[str, str]], gold: list[set[str]]
 
 def evaluate(limit: int | None = None) -> dict:
     """Return coverage and precision on BBC (held-out lines) and Reuters, full and short."""
-    from digests.tagging.train_countries import load
+    from bench.train_countries import load
 
     enricher = Enricher(Settings())
     started = time.perf_counter()

@@ -188,8 +188,8 @@ def test_learned_layer_finds_implicit_countries_and_drops_passing_mentions() -> 
 
 
 def test_country_training_writes_a_model_the_tagger_reads(tmp_path: Path) -> None:
+    from bench.train_countries import train
     from digests.tagging.country_model import CountryModel, load_model
-    from digests.tagging.train_countries import train
 
     rows = []
     for i in range(60):

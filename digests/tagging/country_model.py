@@ -1,6 +1,6 @@
 """A learned layer over the gazetteer: which of an article's candidate countries it is about.
 
-Two parts, both trained by ``digests.tagging.train_countries`` and read from ``country-model.json``:
+Two parts, both trained by ``bench.train_countries`` and read from ``country-model.json``:
 - **cues**: per country, a sparse logistic model over the article's words that says the country without
   naming it (currencies, exchanges, company suffixes, institutions: "dlrs", "stg", "plc", "Bundesbank");
 - **keep**: a logistic model over each candidate's evidence (where and how often the gazetteer found it,

@@ -1,6 +1,6 @@
 """Train the country tagger's learned layer on the Reuters-21578 ModApte training stories.
 
-Run: .venv/bin/python -m digests.tagging.train_countries ../shared/data/reuters-modapte-train.jsonl
+Run: .venv/bin/python -m bench.train_countries ../shared/data/reuters-modapte-train.jsonl
 Needs scikit-learn (the ``dev`` extra). Only the tuning part of the file is read for training: stories whose
 id hashes to buckets 0-6 of 10; buckets 7-9 are held out for bench/countries.py. Writes country-model.json,
 which is committed.

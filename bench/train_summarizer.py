@@ -1,6 +1,6 @@
 """Train the extractive summarizer's sentence scorer on the BBC News Summary data.
 
-Run: .venv/bin/python -m digests.summarize.train ../shared/data/bbc-news-summary.jsonl
+Run: .venv/bin/python -m bench.train_summarizer ../shared/data/bbc-news-summary.jsonl
 Articles with an even line number are used for training; the odd ones are held out for evaluation
 (bench/summaries.py). The learned weights go to digests/summarize/scorer.json, which is committed.
 """
