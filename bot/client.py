@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -34,7 +35,7 @@ class SitrepBot(commands.Bot):
         console: Console | None = None,
         status: Console | None = None,
         roles: frozenset[Role] = ALL_ROLES,
-        **options: object,
+        **options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -52,7 +53,7 @@ class SitrepBot(commands.Bot):
             tree_cls=SitrepTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         self.settings = settings
         self.console = console or Console()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import discord
 
@@ -14,6 +14,9 @@ from bot.tree import handle_error, reply
 from digests.services import stories as story_service
 from digests.services.queries import ArticleRecord
 from digests.text import cut
+
+if TYPE_CHECKING:
+    from digests.app import App
 
 Loader = Callable[[int], Awaitable[ArticleRecord]]
 
@@ -125,9 +128,16 @@ class ResultsPaginator(SitrepView):
         )
 
 
+class _HasApp(Protocol):
+    """What a view needs of the bot: the app it serves (the bot imports the views, so not the bot's class)."""
+
+    @property
+    def app(self) -> App: ...
+
+
 async def follow_story(interaction: discord.Interaction, story_id: int) -> None:
     """Follow a story for the member who pressed or typed, answering privately."""
-    database = interaction.client.app.database  # type: ignore[attr-defined]  # the SitrepBot
+    database = cast(_HasApp, interaction.client).app.database  # the SitrepBot
     story = await story_service.follow(database, story_id, user_id=interaction.user.id, guild_id=interaction.guild_id)
     await reply(
         interaction,

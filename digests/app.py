@@ -278,7 +278,8 @@ def front_door(name: str) -> Callable[..., Awaitable[None]]:
     """Return a front door registered under the ``sitrep.front_doors`` entry points (the bot is one)."""
     for entry in entry_points(group="sitrep.front_doors"):
         if entry.name == name:
-            return entry.load()
+            door: Callable[..., Awaitable[None]] = entry.load()
+            return door
     raise SitrepError(f"the {name} front door is not installed (reinstall Sitrep with `make run`)")
 
 

@@ -47,7 +47,8 @@ errors = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    return ctx.find_root().obj["settings"]
+    settings: Settings = ctx.find_root().obj["settings"]
+    return settings
 
 
 @app.callback()
@@ -333,7 +334,11 @@ def _output(path: str) -> Iterator[IO[str]]:
 
 
 def _stream_command(
-    settings: Settings, in_path: str, out_path: str, handle: Callable[[Any, list[Any]], list[dict]], label: str
+    settings: Settings,
+    in_path: str,
+    out_path: str,
+    handle: Callable[[Any, list[Any]], list[dict[str, Any]]],
+    label: str,
 ) -> None:
     """Run a JSONL-to-JSONL command with a progress bar on a terminal and bad lines on stderr."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

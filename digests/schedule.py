@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.base import BaseTrigger
@@ -106,7 +107,7 @@ def previous_fire_time(
             latest = fire
             fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
         if latest is not None:
-            return latest
+            return cast(datetime, latest)
     return None
 
 
@@ -134,4 +135,4 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 def next_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """Return when ``trigger`` next fires after ``now``."""
-    return trigger.get_next_fire_time(None, now)
+    return cast("datetime | None", trigger.get_next_fire_time(None, now))

@@ -238,7 +238,7 @@ def _entry_time(entry: Any) -> datetime | None:
 def _entry_html(entry: Any) -> str:
     contents = [c.get("value", "") for c in entry.get("content", []) if c.get("value")]
     summary = entry.get("summary", "") or ""
-    return max([*contents, summary], key=len)
+    return str(max([*contents, summary], key=len))
 
 
 def parse_feed(

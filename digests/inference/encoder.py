@@ -48,7 +48,8 @@ def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Average the token vectors a mask keeps and scale each row to unit length."""
     weights = mask[..., None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-    return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+    unit: np.ndarray = (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+    return unit
 
 
 class SentenceEncoder:
@@ -210,7 +211,7 @@ class SentenceEncoder:
         identity = json.dumps([self.runtime, self.export_folder().name, list(texts)])
         path = self.model_cache / f"vectors-{hashlib.sha256(identity.encode()).hexdigest()[:20]}.npy"
         try:
-            stored = np.load(path)
+            stored: np.ndarray = np.load(path)
             if stored.shape[0] == len(texts):
                 return stored
         except (OSError, ValueError):

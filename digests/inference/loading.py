@@ -44,8 +44,9 @@ def quiet_transformers() -> None:
     """Silence transformers' progress bars and advisory warnings on the terminal."""
     import transformers
 
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    logging: Any = transformers.utils.logging  # untyped
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
 
 
 def load_error(name: str, error: Exception, *, offline: bool) -> ModelLoadError:
@@ -66,4 +67,5 @@ def quantize(model: Any) -> Any:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the eager quantization API warns that it is moving to torchao
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        quantization: Any = torch.ao.quantization  # untyped
+        return quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

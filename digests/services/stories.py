@@ -17,7 +17,9 @@ from digests.inference import SentenceEncoder
 from digests.settings import StorySettings
 from digests.store import Database, Session
 from digests.store import stories as store
-from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
+from digests.store.records import CoverageRecord as CoverageRecord  # what front doors read of a story
+from digests.store.records import OpenStoryRecord, StoryWork
+from digests.store.records import StoryRecord as StoryRecord
 from digests.stories import Incoming, Member, StoryMatcher, WindowStory, event_text, lead_of
 
 log = logging.getLogger(__name__)

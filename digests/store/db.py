@@ -165,3 +165,8 @@ def skip_locked(statement: Any, session: Any, *, of: Any = None) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return statement.with_for_update(skip_locked=True, of=of)
     return statement
+
+
+def rowcount(result: Any) -> int:
+    """Return how many rows an UPDATE or DELETE touched (the async session types its result loosely)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -220,7 +220,7 @@ class Delivery(Base):
     # pending -> sent, or failed (given up) / superseded (a later digest covers it) / skipped (nothing to send);
     # see digests/services/deliveries.py
     status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus), default=DeliveryStatus.PENDING, index=True)
-    payload: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    payload: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # How many articles of each story (by id) the digest carries; the subscription has them once it is sent.
     stories: Mapped[dict[str, int] | None] = mapped_column(JSON)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)

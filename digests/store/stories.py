@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from digests.store.articles import source_name
-from digests.store.db import skip_locked
+from digests.store.db import rowcount, skip_locked
 from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember, StoryMerge
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.store.types import utcnow
@@ -246,7 +246,7 @@ async def forget_since(since: datetime, *, session: AsyncSession) -> int:
         .execution_options(synchronize_session=False)
     )
     await drop_empty(session=session)
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 async def drop_empty(*, session: AsyncSession) -> None:
@@ -399,7 +399,7 @@ async def unfollow(story_id: int, user_id: int, *, session: AsyncSession) -> boo
     result = await session.execute(
         delete(StoryFollow).where(StoryFollow.story_id == story_id, StoryFollow.user_id == user_id)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def followed(user_id: int, *, session: AsyncSession) -> list[tuple[int, int | None]]:

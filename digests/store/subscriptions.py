@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import DeliveryStatus, Origin
+from digests.store.db import rowcount
 from digests.store.models import GLOBAL_SCOPE, Delivery, Subscription
 
 DONE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED)
@@ -28,7 +29,8 @@ async def lock_subscription(subscription_id: int, *, session: AsyncSession) -> S
     """Return one subscription, locked until the transaction ends (PostgreSQL), so that its digests are
     recorded by one process at a time."""
     statement = _locking(select(Subscription).where(Subscription.id == subscription_id), session)
-    return await session.scalar(statement)
+    found: Subscription | None = await session.scalar(statement)
+    return found
 
 
 async def enabled_subscriptions(*, session: AsyncSession) -> list[Subscription]:
@@ -127,7 +129,7 @@ async def claim_delivery(
 ) -> Delivery | None:
     """Take a pending delivery for ``claimant`` until ``until``; None when it is done or another holds it."""
     statement = _locking(select(Delivery).where(Delivery.id == delivery_id), session)
-    delivery = await session.scalar(statement)
+    delivery: Delivery | None = await session.scalar(statement)
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         return None
     if delivery.claimed_until is not None and delivery.claimed_until >= now and delivery.claimed_by != claimant:
@@ -144,7 +146,7 @@ async def release_claims(claimant: str, *, session: AsyncSession) -> int:
         .values(claimed_by=None, claimed_until=None)
     )
     result = await session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 async def pending_before(

@@ -59,7 +59,8 @@ class _Recent:
         if not len(self.ids):
             return np.ones(len(ids), dtype=bool)
         at = np.searchsorted(self.ids, ids).clip(max=len(self.ids) - 1)
-        return ~((self.ids[at] == ids) & (self.times[at] == times)) | (times < 0)
+        changed: np.ndarray = ~((self.ids[at] == ids) & (self.times[at] == times)) | (times < 0)
+        return changed
 
     def remember(self, ids: np.ndarray, times: np.ndarray, edge: int) -> None:
         """Add rows read, keep each row's latest time, and forget those written before ``edge``."""

@@ -72,8 +72,10 @@ class AbstractiveSummarizer:
     def _prompt(self, tokenizer: Any, text: str) -> str:
         content = self.settings.prompt.format(text=text)
         if getattr(tokenizer, "chat_template", None):
-            return tokenizer.apply_chat_template(
-                [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            return str(
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+                )
             )
         return content + "\n\nSummary:"
 

@@ -69,7 +69,8 @@ class Scorer:
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Return a score (log-odds of belonging in the summary) per feature row."""
-        return ((features - self.mean) / self.scale) @ self.weights + self.bias
+        scores: np.ndarray = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        return scores
 
 
 def sentence_features(

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pycountry
 
@@ -92,7 +93,8 @@ def _gazetteer(language: str | None = None) -> dict[str, _Entry]:
             name = getattr(country, attribute, None)
             if name and "," not in name:
                 add(re.sub(r"\s*\(.*\)", "", name), country.alpha_2, "name")
-    for division in pycountry.subdivisions.get(country_code="US") or []:
+    subdivisions: Any = pycountry.subdivisions  # pycountry's lookups are untyped
+    for division in subdivisions.get(country_code="US") or []:
         if division.name != "Georgia":
             add(division.name, "US", "place")
     add("Georgia", "GE", "name")  # resolved against the article's other places in ``_resolve``

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ class CountryModel:
     threshold: float
 
     @classmethod
-    def from_json(cls, data: dict) -> CountryModel:
+    def from_json(cls, data: dict[str, Any]) -> CountryModel:
         """Build the model from the JSON that training writes."""
         if tuple(data["features"]) != FEATURES:
             raise ValueError("country model was trained on other features; retrain it")

@@ -62,4 +62,4 @@ def resolve_language(name: str) -> str:
     code = getattr(language, "alpha_2", None)
     if not code:
         raise NotFoundError(f"Unknown language {cut(name, 40)!r}: give a two-letter code such as en, pt or de.")
-    return code
+    return str(code)

@@ -61,6 +61,20 @@ async def following_autocomplete(interaction: discord.Interaction, current: str)
     ][:25]
 
 
+class _PageButton(discord.ui.Button["StoryView"]):
+    """Previous or Next: turns the story view's page by ``step``."""
+
+    def __init__(self, label: str, step: int, *, disabled: bool) -> None:
+        super().__init__(
+            label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=f"sitrep:story:{step}"
+        )
+        self.step = step
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.view is not None:
+            await self.view.turn(interaction, self.step)
+
+
 class StoryView(SitrepView):
     """A story's coverage a page at a time, with a Follow button."""
 
@@ -78,23 +92,17 @@ class StoryView(SitrepView):
         self.clear_items()
         for label, step in (("Previous", -1), ("Next", 1)):
             disabled = self.page == 0 if step < 0 else self.page >= self.pages - 1
-            button: discord.ui.Button[StoryView] = discord.ui.Button(
-                label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=f"sitrep:story:{step}"
-            )
-            button.callback = self._turner(step)  # type: ignore[method-assign]
-            self.add_item(button)
+            self.add_item(_PageButton(label, step, disabled=disabled))
         self.add_item(FollowButton(self.story.id))
 
-    def _turner(self, step: int) -> Any:
-        async def turn(interaction: discord.Interaction) -> None:
-            if interaction.user.id != self.owner_id:
-                await reply(interaction, "These buttons belong to someone else's search.")
-                return
-            self.page = min(max(self.page + step, 0), self.pages - 1)
-            self._rebuild()
-            await interaction.response.edit_message(embed=self.embed(), view=self)
-
-        return turn
+    async def turn(self, interaction: discord.Interaction, step: int) -> None:
+        """Turn the page for the member who asked for the story (no one else)."""
+        if interaction.user.id != self.owner_id:
+            await reply(interaction, "These buttons belong to someone else's search.")
+            return
+        self.page = min(max(self.page + step, 0), self.pages - 1)
+        self._rebuild()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
 
     def expires(self, item: discord.ui.Item[Any]) -> bool:
         """Paging stops with the view; Follow keeps working."""
