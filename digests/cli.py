@@ -520,7 +520,9 @@ def digest(
         list[str] | None, typer.Option("--language", help="Only this language: pt, de, ... (repeatable).")
     ] = None,
     output: Annotated[DigestFormat, typer.Option("--format", help="How to print the digest.")] = DigestFormat.rich,
-    max_items: Annotated[int, typer.Option("--max", min=1, max=50, help="At most this many articles.")] = 10,
+    max_items: Annotated[
+        int | None, typer.Option("--max", min=1, max=50, help="At most this many stories (default: digest.max_items).")
+    ] = None,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone for dates.")] = "UTC",
 ) -> None:
     """Build a digest now and print it, without recording a delivery."""
@@ -547,7 +549,7 @@ def digest(
             topics=tuple(resolve_topic(t, taxonomy) for t in topic or []),
             countries=tuple(resolve_country(c) for c in country or []),
             languages=tuple(resolve_language(code) for code in language or []),
-            max_items=max_items,
+            max_items=max_items or settings.digest.max_items,
             max_source_share=settings.digest.max_source_share,
         )
     except SitrepError as error:

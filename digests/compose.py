@@ -406,24 +406,6 @@ def detail_items(items: Sequence[DigestItem], records: Mapping[int, ArticleRecor
         item.language, item.translated = full.language, full.translated
 
 
-def compose_digest(
-    articles: list[ArticleRecord],
-    filters: DigestFilters,
-    *,
-    title: str = "Sitrep briefing",
-    timezone: str = "UTC",
-    story_of: Mapping[int, int] | None = None,
-    details: Mapping[int, ArticleRecord] | None = None,
-) -> Digest:
-    """Compose the digest of ``filters`` from the candidate articles the store returned for it.
-
-    ``details`` holds the full records of the shown items when the candidates are light ones (see
-    ``select_items``); without it the candidates' own fields are shown.
-    """
-    selection = select_items(articles, filters, story_of)
-    return assemble(selection, filters, title=title, timezone=timezone, details=details)
-
-
 def assemble(
     selection: Selection,
     filters: DigestFilters,

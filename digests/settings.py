@@ -196,6 +196,7 @@ class DigestSettings(BaseModel):
     """How digests are composed, scheduled and delivered."""
 
     window_hours: float = Field(default=24.0, gt=0)
+    # Items of a digest asked for now (/digest, sitrep digest without --max); subscriptions have their own.
     max_items: int = Field(default=10, ge=1, le=50)
     grace_minutes: float = Field(default=360.0, ge=0)
     # Tries of one message within a round, spaced by retry_base_seconds doubling.

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digests.cli import app
-from digests.settings import Settings, get_settings
+from digests.settings import Settings, get_settings, reset_settings_cache
 from tests.conftest import SAMPLES
 
 
@@ -180,7 +180,9 @@ def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
     assert report["sections_summarized"] >= 5
 
 
-def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path) -> None:
+def test_digest_command_formats_and_filters(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
     assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0
     early = runner.invoke(app, ["--database-url", url, "digest", "--format", "text"])
@@ -203,6 +205,11 @@ def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path) -
     assert unknown.exit_code == 2
     assert "Did you mean United Kingdom (GB)" in unknown.stderr
     assert "Sitrep briefing" in runner.invoke(app, ["--database-url", url, "digest", "--format", "markdown"]).stdout
+    # Without --max, a digest asked for now shows digest.max_items stories.
+    monkeypatch.setenv("SITREP_DIGEST__MAX_ITEMS", "2")
+    reset_settings_cache()
+    capped = json.loads(runner.invoke(app, ["--database-url", url, "digest", "--format", "json"]).stdout)
+    assert sum(len(g["items"]) for g in capped["groups"]) == 2
     # Building a digest records no delivery.
     with sqlite3.connect(tmp_path / "d.db") as connection:
         assert connection.execute("select count(*) from deliveries").fetchone() == (0,)

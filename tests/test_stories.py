@@ -268,7 +268,7 @@ async def test_servers_never_share_stories(database: Database, encoder: Sentence
 
 
 def test_no_source_fills_more_than_its_share_while_others_have_items() -> None:
-    from digests.compose import compose_digest
+    from digests.compose import select_items
     from digests.store.records import ArticleRecord
 
     def record(number: int, source: str) -> ArticleRecord:
@@ -280,11 +280,11 @@ def test_no_source_fills_more_than_its_share_while_others_have_items() -> None:
 
     articles = [record(n, "Greenland Daily") for n in range(10)] + [record(20 + n, "Other") for n in range(2)]
     filters = DigestFilters(since=NOW - timedelta(days=1), until=NOW, max_items=5, max_source_share=0.4)
-    shown = [item.source for item in compose_digest(articles, filters).items]
+    shown = [item.source for item in select_items(articles, filters).shown]
     assert shown.count("Greenland Daily") == 3  # two by the share, one more because nothing else is left
     assert shown.count("Other") == 2
-    alone = compose_digest([record(n, "Greenland Daily") for n in range(10)], filters)
-    assert alone.shown == 5  # a cap never leaves slots empty
+    alone = select_items([record(n, "Greenland Daily") for n in range(10)], filters)
+    assert len(alone.shown) == 5  # a cap never leaves slots empty
 
 
 async def test_a_subscription_has_a_story_only_once_its_digest_is_sent(

@@ -10,7 +10,6 @@ _MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#|/)(\w)")
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
 _LINE_START = re.compile(r"(?m)^(\s*)([>#-]|\d+\.)(?=\s)")
-_MASKED_LINK = re.compile(r"\]\(")
 
 
 def no_pings(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from digests.compose import (
     lead_with_central,
     select_items,
 )
-from digests.delivery import Sender, check_webhook_url
+from digests.delivery import check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
 from digests.schedule import check_timezone, parse_schedule
@@ -30,7 +30,6 @@ from digests.tagging.language import resolve_language
 
 log = logging.getLogger(__name__)
 
-SenderFactory = Callable[[Subscription], Sender]
 TITLE = "Sitrep briefing"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from digests.kinds import SourceKind
@@ -108,28 +108,6 @@ class StoreCounts:
     pending_articles: int
     sources: int
     failing_sources: int
-
-
-@dataclass(slots=True)
-class SectionWork:
-    """A section claimed for summarizing: its id, text and context."""
-
-    id: int
-    text: str
-    text_hash: str
-    heading: str | None
-    position: int
-    title: str
-
-
-@dataclass(slots=True)
-class ArticleWork:
-    """An article claimed for tagging: its text and its sections' summaries."""
-
-    id: int
-    title: str
-    text: str
-    section_summaries: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, frozen=True)

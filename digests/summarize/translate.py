@@ -53,7 +53,7 @@ class Translator:
             self._loaded = (tokenizer, model)
             return self._loaded
 
-    def translate(self, texts: Sequence[str], language: str | None = None) -> list[str]:
+    def translate(self, texts: Sequence[str]) -> list[str]:
         """Return each text in English (blocking: run it in an executor). Empty texts stay empty."""
         import torch
 

@@ -53,7 +53,7 @@ class Digests(commands.Cog):
             until=now,
             topics=tuple(t for t in [topic_option(interaction, topic)] if t),
             countries=tuple(c for c in [country_option(country)] if c),
-            max_items=10,
+            max_items=self.bot.app.settings.digest.max_items,
             guild_id=interaction.guild_id,
             max_source_share=self.bot.app.settings.digest.max_source_share,
         )
