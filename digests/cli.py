@@ -528,12 +528,11 @@ def digest(
     """Build a digest now and print it, without recording a delivery."""
     from datetime import UTC, datetime
 
-    from digests.compose import DigestFilters
     from digests.render import discord_messages, markdown, plain_text
     from digests.render.discord import sendable
     from digests.render.terminal import print_messages
     from digests.schedule import check_timezone, parse_since
-    from digests.services.digests import digest_now
+    from digests.services.digests import digest_filters, digest_now
     from digests.tagging.countries import resolve_country
     from digests.tagging.language import resolve_language
     from digests.tagging.topics import current_topics, resolve_topic
@@ -543,14 +542,14 @@ def digest(
         check_timezone(timezone)
         now = datetime.now(UTC)
         taxonomy = current_topics(settings.config_path(settings.tagging.topics_file)) if topic else []
-        filters = DigestFilters(
+        filters = digest_filters(
+            settings,
             since=parse_since(since, now),
             until=now,
-            topics=tuple(resolve_topic(t, taxonomy) for t in topic or []),
-            countries=tuple(resolve_country(c) for c in country or []),
-            languages=tuple(resolve_language(code) for code in language or []),
-            max_items=max_items or settings.digest.max_items,
-            max_source_share=settings.digest.max_source_share,
+            topics=[resolve_topic(t, taxonomy) for t in topic or []],
+            countries=[resolve_country(c) for c in country or []],
+            languages=[resolve_language(code) for code in language or []],
+            max_items=max_items,
         )
     except SitrepError as error:
         errors.print(f"[red]Error:[/] {error}")

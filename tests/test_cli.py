@@ -180,9 +180,7 @@ def test_summarize_pending_command(runner: CliRunner, tmp_path: Path) -> None:
     assert report["sections_summarized"] >= 5
 
 
-def test_digest_command_formats_and_filters(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_digest_command_formats_and_filters(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
     assert runner.invoke(app, ["--database-url", url, "ingest", str(SAMPLES / "articles")]).exit_code == 0
     early = runner.invoke(app, ["--database-url", url, "digest", "--format", "text"])

@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from digests.compose import DigestFilters
 from digests.delivery import Sender, SendFailed, TargetGone
 from digests.errors import SitrepError
 from digests.kinds import DeliveryStatus, TargetKind
 from digests.render.discord import discord_messages
 from digests.schedule import parse_schedule, previous_fire_time
-from digests.services.digests import compose
+from digests.services.digests import compose, digest_filters
 from digests.settings import Settings
 from digests.store import Database, Session
 from digests.store import stories as story_store
@@ -115,15 +114,15 @@ async def record_delivery(
         if await store.delivery_by_key(key, session=session) is not None:
             return None
         start = await _window_start(session, subscription, window_end, settings.digest.window_hours)
-        filters = DigestFilters(
+        filters = digest_filters(
+            settings,
             since=start,
             until=window_end,
-            topics=tuple(subscription.topics),
-            countries=tuple(subscription.countries),
-            languages=tuple(subscription.languages or ()),
+            topics=subscription.topics,
+            countries=subscription.countries,
+            languages=subscription.languages or (),
             max_items=subscription.max_items,
             guild_id=scope_of(subscription),
-            max_source_share=settings.digest.max_source_share,
         )
         digest = await compose(filters, subscription.timezone, session=session, subscription_id=subscription.id)
         delivery = Delivery(

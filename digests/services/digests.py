@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 
@@ -31,6 +32,31 @@ from digests.tagging.language import resolve_language
 log = logging.getLogger(__name__)
 
 TITLE = "Sitrep briefing"
+
+
+def digest_filters(
+    settings: Settings,
+    *,
+    since: datetime,
+    until: datetime,
+    topics: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    max_items: int | None = None,
+    guild_id: int | None = None,
+) -> DigestFilters:
+    """Return what a digest covers: every front door and every subscription builds its filters here, so the
+    settings' defaults (how many items, no source's share over ``digest.max_source_share``) apply alike."""
+    return DigestFilters(
+        since=since,
+        until=until,
+        topics=tuple(topics),
+        countries=tuple(countries),
+        languages=tuple(languages),
+        max_items=max_items or settings.digest.max_items,
+        guild_id=guild_id,
+        max_source_share=settings.digest.max_source_share,
+    )
 
 
 async def compose(

@@ -19,9 +19,8 @@ from bot.exts.common import (
     topic_option,
 )
 from bot.render import embeds_of
-from digests.compose import DigestFilters
 from digests.render.discord import discord_messages
-from digests.services.digests import digest_now
+from digests.services.digests import digest_filters, digest_now
 
 
 class Digests(commands.Cog):
@@ -48,14 +47,13 @@ class Digests(commands.Cog):
     ) -> None:
         """Build and post a digest."""
         now = datetime.now(UTC)
-        filters = DigestFilters(
+        filters = digest_filters(
+            self.bot.app.settings,
             since=since_option(since) or now - timedelta(hours=24),
             until=now,
-            topics=tuple(t for t in [topic_option(interaction, topic)] if t),
-            countries=tuple(c for c in [country_option(country)] if c),
-            max_items=self.bot.app.settings.digest.max_items,
+            topics=[t for t in [topic_option(interaction, topic)] if t],
+            countries=[c for c in [country_option(country)] if c],
             guild_id=interaction.guild_id,
-            max_source_share=self.bot.app.settings.digest.max_source_share,
         )
         await interaction.response.defer(ephemeral=private, thinking=True)
         built = await digest_now(self.bot.app.database, filters)
