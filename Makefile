@@ -32,7 +32,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 bench: install
 	$(BIN)/python -m bench

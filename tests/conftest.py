@@ -155,3 +155,12 @@ def encoder() -> Any:
     from digests.inference import SentenceEncoder
 
     return SentenceEncoder(int8=True)
+
+
+# The longest tests (processes that wait for the clock's next minute) go first: with two workers (`make test`)
+# they start at once and the rest of the suite runs beside them.
+_LONGEST_FIRST = ("tests/test_process.py::",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONGEST_FIRST))
