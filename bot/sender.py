@@ -8,8 +8,8 @@ import discord
 
 from bot.render import embeds_of
 from bot.views import FollowButton
-from digests.delivery import SendFailed, TargetGone
 from digests.render.discord import FOLLOW, THREAD
+from digests.senders import SendFailed, TargetGone
 from digests.services import stories
 from digests.text import cut
 

@@ -24,9 +24,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 
 from digests import jobs
-from digests.delivery import Sender, SenderRegistry, TerminalSender, WebhookSender
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import ALL_ROLES, Role, TargetKind
+from digests.senders import Sender, SenderRegistry, TerminalSender, WebhookSender
 from digests.services.admin import retire
 from digests.services.collection import sync_sources
 from digests.services.deliveries import due_catch_up, release_claims, resume_pending

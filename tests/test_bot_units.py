@@ -11,8 +11,8 @@ from discord import app_commands
 
 from bot.sender import ChannelSender
 from bot.tree import SitrepTree
-from digests.delivery import SendFailed, TargetGone
 from digests.errors import NotFoundError
+from digests.senders import SendFailed, TargetGone
 
 
 def _interaction(*, done: bool = False) -> MagicMock:

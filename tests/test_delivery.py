@@ -19,8 +19,8 @@ from rich.console import Console
 from sqlalchemy import select
 
 from digests.app import App
-from digests.delivery import SendFailed, TargetGone, WebhookSender, check_webhook_url
 from digests.errors import SitrepError
+from digests.senders import SendFailed, TargetGone, WebhookSender, check_webhook_url
 from digests.services.deliveries import (
     deliver,
     due_catch_up,

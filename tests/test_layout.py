@@ -16,7 +16,7 @@ FLOORS: list[set[str]] = [
     {"summarize", "tagging", "stories"},
     {"compose", "schedule"},
     {"render"},
-    {"delivery"},
+    {"senders"},
     {"services"},
     {"jobs"},
     {"app"},

@@ -16,9 +16,9 @@ from rich.console import Console
 from sqlalchemy import text
 
 from digests.app import App, Resources, parse_roles, shard_of
-from digests.delivery import WebhookSender
 from digests.errors import ConfigError
 from digests.kinds import ALL_ROLES, Role, TargetKind
+from digests.senders import WebhookSender
 from digests.services.collection import collect_due_sources, sync_sources
 from digests.services.deliveries import record_delivery, retry_due, send_delivery
 from digests.store import Database, single_runner

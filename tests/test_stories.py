@@ -294,7 +294,7 @@ async def test_a_subscription_has_a_story_only_once_its_digest_is_sent(
 
     from rich.console import Console
 
-    from digests.delivery import TerminalSender
+    from digests.senders import TerminalSender
     from digests.services.deliveries import record_delivery, send_delivery
     from tests.conftest import make_settings
 

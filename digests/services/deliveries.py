@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from digests.delivery import Sender, SendFailed, TargetGone
 from digests.errors import SitrepError
 from digests.kinds import DeliveryStatus, TargetKind
 from digests.render.discord import discord_messages
 from digests.schedule import parse_schedule, previous_fire_time
+from digests.senders import Sender, SendFailed, TargetGone
 from digests.services.digests import compose, digest_filters
 from digests.settings import Settings
 from digests.store import Database, Session

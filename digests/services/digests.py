@@ -17,10 +17,10 @@ from digests.compose import (
     lead_with_central,
     select_items,
 )
-from digests.delivery import check_webhook_url
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
 from digests.schedule import check_timezone, parse_schedule
+from digests.senders import check_webhook_url
 from digests.settings import Settings, SubscriptionSpec
 from digests.store import Database, Session, workers
 from digests.store import articles as article_store
