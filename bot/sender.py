@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.render import embeds_of
+from bot.render import embeds_of, follow_update_embed
 from bot.views import FollowButton
 from digests.render.discord import FOLLOW, THREAD
 from digests.senders import SendFailed, TargetGone
@@ -16,8 +17,29 @@ from digests.text import cut
 if TYPE_CHECKING:
     from bot.client import SitrepBot
 
+log = logging.getLogger(__name__)
+
 THREAD_NAME = 100
 """Discord's limit on a thread's name."""
+
+
+class DirectMessenger:
+    """Tells a member, by direct message, of new articles on a story they follow (the app's follow job)."""
+
+    def __init__(self, bot: SitrepBot) -> None:
+        self.bot = bot
+
+    async def tell(self, update: stories.FollowUpdate) -> bool:
+        """Send one update; False when Discord refuses (DMs closed, member gone): the claim stands."""
+        try:
+            user = self.bot.get_user(update.user_id) or await self.bot.fetch_user(update.user_id)
+            await user.send(
+                embed=follow_update_embed(update.story, update.new), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as error:
+            log.warning("Could not tell user %s about story %s: %s", update.user_id, update.story.id, error)
+            return False
+        return True
 
 
 class ChannelSender:

@@ -109,6 +109,8 @@ class App:
             self.senders.register(TargetKind.TERMINAL, lambda _target: TerminalSender(console))
             self.senders.register(TargetKind.WEBHOOK, lambda url: WebhookSender(url, resources.http))
         self.notifiers: list[jobs.Notify] = []
+        # Set by the bot when it runs here: followers are told of new articles through it.
+        self.follow_messenger: jobs.FollowerMessenger | None = None
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule = jobs.DigestSchedule(
             self.scheduler, self.database, self.settings, self._scheduled_digest, ours=self.delivers
@@ -221,6 +223,17 @@ class App:
             subscription_id, database=self.database, settings=self.settings, sender_for=self.sender_for
         )
 
+    async def tell_followers(self) -> int:
+        """Tell followers of their stories' new articles, if a messenger (the bot) runs here; return how many."""
+        if self.follow_messenger is None:
+            return 0
+        return await jobs.tell_followers(
+            database=self.database, settings=self.settings, messenger=self.follow_messenger
+        )
+
+    async def _tell_followers(self) -> None:
+        await self.tell_followers()
+
     async def subscriptions_changed(self) -> None:
         """Bring the digest jobs in line with the subscriptions now (a command added or removed one)."""
         await self.schedule.reconcile()
@@ -249,6 +262,8 @@ class App:
                 await self.deliver(subscription_id, window_end)
             self._every(jobs.RECONCILE_SECONDS, partial(self.schedule.reconcile), "reconcile")
             self._every(jobs.RETRY_CHECK_SECONDS, self.retry_deliveries, "retry-deliveries")
+            if Role.DELIVER in self.roles:  # the bot's direct messages, like its digests, go out from a deliverer
+                self._every(self.settings.discord.follow_check_seconds, self._tell_followers, "tell-followers")
             await self.schedule.reconcile()
         self.scheduler.start()
         log.info("Scheduler running with %d job(s) as %s", len(self.scheduler.get_jobs()), self.describe_roles())

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from typing import Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,7 @@ from digests.services.collection import collect_due_sources
 from digests.services.deliveries import SenderFactory, deliver, retry_due
 from digests.services.digests import enabled_subscriptions, get_subscription
 from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.stories import FollowUpdate, follow_updates
 from digests.settings import Settings
 from digests.store import Database
 from digests.store.models import Subscription
@@ -31,6 +33,30 @@ HEARTBEAT_SECONDS = 15
 
 
 Notify = Callable[[str], Awaitable[None]]
+
+
+class FollowerMessenger(Protocol):
+    """What tells a member of a followed story's new articles (the bot, by direct message)."""
+
+    async def tell(self, update: FollowUpdate) -> bool:
+        """Send one update; False when the member cannot be reached (the claim stands: nothing is resent)."""
+        ...
+
+
+async def tell_followers(*, database: Database, settings: Settings, messenger: FollowerMessenger) -> int:
+    """Send the due follow updates, at most one per story and member every ``discord.follow_message_minutes``;
+    return how many were sent. Logs rather than raises: one update that fails does not stop the others."""
+    sent = 0
+    with _logged("Telling followers"):
+        updates = await follow_updates(
+            database, now=datetime.now(UTC), every_minutes=settings.discord.follow_message_minutes
+        )
+        for update in updates:
+            try:
+                sent += await messenger.tell(update)
+            except Exception:
+                log.exception("Could not tell user %s about story %s", update.user_id, update.story.id)
+    return sent
 
 
 async def collect_and_enrich(

@@ -418,3 +418,45 @@ async def test_every_story_of_a_window_can_be_listed(database: Database) -> None
         )
     found = await service.recent(database, since=NOW - timedelta(days=1), guild_id=None, limit=100_000)
     assert len(found) == 1200
+
+
+async def test_telling_followers_goes_on_past_a_failure_of_one_message(
+    database: Database, encoder: SentenceEncoder
+) -> None:
+    from digests.jobs import tell_followers
+    from digests.settings import Settings
+
+    await _peru(database)
+    await service.place_pending(database, encoder, StorySettings())
+    (peru,) = [
+        s for s in await service.recent(database, since=NOW - timedelta(days=1), guild_id=None) if len(s.coverage) == 2
+    ]
+    for user_id in (5, 6):
+        await service.follow(database, peru.id, user_id=user_id, guild_id=None)
+    source_id = await add_source(database, "AP")
+    later = await add_article(
+        database,
+        "Peru's Congress ousts interim president Jeri",
+        ready_at=NOW + timedelta(hours=1),
+        source_id=source_id,
+        sections=[(None, "Peru's Congress voted to remove interim president José Jerí on Tuesday.")],
+    )
+    async with database.sessions.begin() as session:
+        await session.execute(update(Article).where(Article.id == later).values(needs_story=True, text=Article.summary))
+    await service.place_pending(database, encoder, StorySettings())
+
+    class Messenger:
+        def __init__(self) -> None:
+            self.told: list[int] = []
+
+        async def tell(self, update: service.FollowUpdate) -> bool:
+            if update.user_id == 5:
+                raise RuntimeError("a bug in one message")
+            self.told.append(update.user_id)
+            return True
+
+    messenger = Messenger()
+    assert await tell_followers(database=database, settings=Settings(), messenger=messenger) == 1
+    assert messenger.told == [6]
+    # Both were claimed: nobody is told twice, and the next run goes on as usual.
+    assert await tell_followers(database=database, settings=Settings(), messenger=messenger) == 0

@@ -8,15 +8,15 @@ from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from bot.client import SitrepBot
 from bot.exts.common import Name, bot_of
-from bot.render import follow_update_embed, story_embed
+from bot.render import story_embed
+from bot.sender import DirectMessenger
 from bot.tree import reply
 from bot.views import FollowButton, SitrepView, follow_story
 from digests.errors import NotFoundError
-from digests.kinds import Role
 from digests.services import stories as service
 from digests.services.stories import StoryRecord
 from digests.text import cut
@@ -116,14 +116,12 @@ class Stories(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        """Start telling followers of new articles (in the process that runs the bot's jobs)."""
-        if Role.DELIVER in self.bot.roles:
-            self.tell_followers.change_interval(seconds=self.bot.settings.discord.follow_check_seconds)
-            self.tell_followers.start()
+        """Tell followers of new articles through this bot (the app's follow job runs in a delivering process)."""
+        self.bot.app.follow_messenger = DirectMessenger(self.bot)
 
     async def cog_unload(self) -> None:
-        """Stop the follower check."""
-        self.tell_followers.cancel()
+        """Stop telling followers through this bot."""
+        self.bot.app.follow_messenger = None
 
     @app_commands.command(name="story", description="A story and every outlet's article on it.")
     @app_commands.describe(story="A story: pick one, or type words of its title")
@@ -164,29 +162,6 @@ class Stories(commands.Cog):
         lines = [f"**{s.id}.** {cut(s.title, 150)} · {len(s.coverage)} article(s)" for s in found]
         await reply(interaction, "\n".join(lines) if lines else "You follow no story. Use /follow or a Follow button.")
 
-    @tasks.loop(seconds=300)
-    async def tell_followers(self) -> None:
-        """Send each follower the new articles of the stories they follow (at most one DM per story per period)."""
-        await self.send_follow_updates()
-
     async def send_follow_updates(self) -> int:
         """Send the due follow messages now; return how many were sent."""
-        settings = self.bot.settings.discord
-        updates = await service.follow_updates(
-            self.bot.app.database, now=datetime.now(UTC), every_minutes=settings.follow_message_minutes
-        )
-        sent = 0
-        for update in updates:
-            try:
-                user = self.bot.get_user(update.user_id) or await self.bot.fetch_user(update.user_id)
-                await user.send(
-                    embed=follow_update_embed(update.story, update.new), allowed_mentions=discord.AllowedMentions.none()
-                )
-                sent += 1
-            except discord.HTTPException as error:  # DMs closed, user gone: the claim stands, nothing is resent
-                log.warning("Could not tell user %s about story %s: %s", update.user_id, update.story.id, error)
-        return sent
-
-    @tell_followers.before_loop
-    async def _ready(self) -> None:
-        await self.bot.wait_until_ready()
+        return await self.bot.app.tell_followers()
