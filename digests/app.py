@@ -32,6 +32,7 @@ from digests.services.collection import sync_sources
 from digests.services.deliveries import due_catch_up, release_claims, resume_pending
 from digests.services.digests import sync_settings_subscriptions
 from digests.services.enrichment import Enricher
+from digests.services.subscriptions import Subscriptions
 from digests.settings import Settings
 from digests.store import Database, open_database, single_runner
 from digests.store.models import Subscription
@@ -109,12 +110,14 @@ class App:
             self.senders.register(TargetKind.TERMINAL, lambda _target: TerminalSender(console))
             self.senders.register(TargetKind.WEBHOOK, lambda url: WebhookSender(url, resources.http))
         self.notifiers: list[jobs.Notify] = []
-        # Set by the bot when it runs here: followers are told of new articles through it.
+        # Set by the bot when it runs here (``tell_followers_through``): followers are told of new articles by it.
         self.follow_messenger: jobs.FollowerMessenger | None = None
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.schedule = jobs.DigestSchedule(
             self.scheduler, self.database, self.settings, self._scheduled_digest, ours=self.delivers
         )
+        # Servers' subscriptions: each change brings the digest jobs in line at once.
+        self.subscriptions = Subscriptions(self.database, self.settings, changed=self.schedule.reconcile)
 
     @classmethod
     async def open(
@@ -234,9 +237,20 @@ class App:
     async def _tell_followers(self) -> None:
         await self.tell_followers()
 
-    async def subscriptions_changed(self) -> None:
-        """Bring the digest jobs in line with the subscriptions now (a command added or removed one)."""
-        await self.schedule.reconcile()
+    def tell_followers_through(self, messenger: jobs.FollowerMessenger | None) -> None:
+        """Tell followers through ``messenger`` (None: stop); a delivering process runs that as a job."""
+        self.follow_messenger = messenger
+        if self.scheduler.running:
+            self._follow_job()
+
+    def _follow_job(self) -> None:
+        """Run the follow job when this process delivers and has a messenger, and not otherwise."""
+        wanted = self.follow_messenger is not None and Role.DELIVER in self.roles
+        present = self.scheduler.get_job("tell-followers") is not None
+        if wanted and not present:
+            self._every(self.settings.discord.follow_check_seconds, self._tell_followers, "tell-followers")
+        elif present and not wanted:
+            self.scheduler.remove_job("tell-followers")
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str, **options: Any) -> None:
         self.scheduler.add_job(
@@ -262,8 +276,7 @@ class App:
                 await self.deliver(subscription_id, window_end)
             self._every(jobs.RECONCILE_SECONDS, partial(self.schedule.reconcile), "reconcile")
             self._every(jobs.RETRY_CHECK_SECONDS, self.retry_deliveries, "retry-deliveries")
-            if Role.DELIVER in self.roles:  # the bot's direct messages, like its digests, go out from a deliverer
-                self._every(self.settings.discord.follow_check_seconds, self._tell_followers, "tell-followers")
+            self._follow_job()
             await self.schedule.reconcile()
         self.scheduler.start()
         log.info("Scheduler running with %d job(s) as %s", len(self.scheduler.get_jobs()), self.describe_roles())

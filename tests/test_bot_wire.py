@@ -330,10 +330,8 @@ async def test_servers_are_isolated(wire: tuple[FakeDiscord, SitrepBot]) -> None
 
 async def test_scheduled_digest_posted_through_the_bot_with_a_429(wire: tuple[FakeDiscord, SitrepBot]) -> None:
     fake, bot = wire
-    from digests.services.admin import add_subscription
-
-    subscription = await add_subscription(
-        bot.app.database, bot.settings, guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC"
+    subscription = await bot.app.subscriptions.add(
+        guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC"
     )
     fake.rate_limit_next[str(CHANNEL)] = 1
     fired = datetime.now(UTC)  # as the cron job computes it: the run's scheduled time
@@ -499,11 +497,7 @@ async def test_story_autocomplete_paging_follow_and_direct_messages(wire: tuple[
 
 async def test_updates_go_to_one_thread_per_story_exactly_once(wire: tuple[FakeDiscord, SitrepBot]) -> None:
     fake, bot = wire
-    from digests.services.admin import add_subscription
-
-    subscription = await add_subscription(
-        bot.app.database,
-        bot.settings,
+    subscription = await bot.app.subscriptions.add(
         guild_id=GUILD,
         channel_id=CHANNEL,
         schedule="0 8 * * *",

@@ -10,6 +10,7 @@ import pytest
 from digests.errors import NotFoundError, SitrepError
 from digests.services import admin, queries
 from digests.services.enrichment import Enricher
+from digests.services.subscriptions import Subscriptions
 from digests.store.db import Database
 from digests.store.models import ArticleVector
 from digests.store.records import ArticleFilter
@@ -79,9 +80,8 @@ async def test_latest_search_and_detail_respect_servers(database: Database) -> N
 
 async def test_admin_services_validate_and_isolate(database: Database) -> None:
     settings = make_settings(database.url)
-    subscription = await admin.add_subscription(
-        database,
-        settings,
+    subscriptions = Subscriptions(database, settings)
+    subscription = await subscriptions.add(
         guild_id=1,
         channel_id=10,
         schedule="08:00",
@@ -91,14 +91,12 @@ async def test_admin_services_validate_and_isolate(database: Database) -> None:
     )
     assert (subscription.topics, subscription.countries) == (["energy"], ["GB"])
     with pytest.raises(SitrepError, match="unknown time zone"):
-        await admin.add_subscription(database, settings, guild_id=1, channel_id=10, schedule="08:00", timezone="Tokio")
+        await subscriptions.add(guild_id=1, channel_id=10, schedule="08:00", timezone="Tokio")
     with pytest.raises(SitrepError, match="Unknown topic"):
-        await admin.add_subscription(
-            database, settings, guild_id=1, channel_id=10, schedule="08:00", timezone="UTC", topics=["weather"]
-        )
+        await subscriptions.add(guild_id=1, channel_id=10, schedule="08:00", timezone="UTC", topics=["weather"])
     with pytest.raises(NotFoundError):
-        await admin.remove_subscription(database, guild_id=2, subscription_id=subscription.id)
-    assert [s.id for s in await admin.list_subscriptions(database, guild_id=1)] == [subscription.id]
+        await subscriptions.remove(guild_id=2, subscription_id=subscription.id)
+    assert [s.id for s in await subscriptions.list(guild_id=1)] == [subscription.id]
 
     source = await admin.add_source(database, settings, guild_id=1, url="https://news.example/feed.xml")
     assert (source.kind, source.guild_id, source.name) == ("url", 1, "news.example/feed.xml")

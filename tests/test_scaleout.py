@@ -184,6 +184,28 @@ async def test_each_role_runs_only_its_jobs(tmp_path: Path) -> None:
     assert jobs["collect,enrich,deliver"] == {"heartbeat", "collect", "reconcile", "retry-deliveries", "digest:1"}
 
 
+async def test_followers_are_told_by_a_delivering_process_with_a_messenger(tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'follow.db'}", collect={"sources_file": str(tmp_path / "none.toml")}
+    )
+
+    class Messenger:
+        async def tell(self, update: object) -> bool:
+            return True
+
+    for roles, expected in (("deliver", True), ("collect", False)):
+        app = await App.open(settings, console=Console(file=io.StringIO()), roles=parse_roles(roles))
+        try:
+            await app.start()
+            app.tell_followers_through(Messenger())
+            assert (app.scheduler.get_job("tell-followers") is not None) is expected
+            assert await app.tell_followers() == 0  # nothing followed yet
+            app.tell_followers_through(None)
+            assert app.scheduler.get_job("tell-followers") is None
+        finally:
+            await app.close()
+
+
 async def test_channel_digests_go_to_the_bot_process_of_their_shard(tmp_path: Path) -> None:
     settings = make_settings(
         f"sqlite+aiosqlite:///{tmp_path / 'shards.db'}", discord={"shard_count": 2, "shard_ids": [1]}

@@ -1,4 +1,4 @@
-"""Administration services for one server: its subscriptions, its sources, and Sitrep's status."""
+"""Administration services for one server: its sources, and Sitrep's status (subscriptions: services.subscriptions)."""
 
 from __future__ import annotations
 
@@ -8,82 +8,17 @@ from urllib.parse import urlsplit
 
 from digests.collect.fetch import check_url
 from digests.errors import NotFoundError, SitrepError
-from digests.kinds import Origin, SourceKind, TargetKind
-from digests.schedule import check_timezone
-from digests.services.digests import validate_subscription
+from digests.kinds import SourceKind
 from digests.services.enrichment import Enricher
 from digests.settings import Settings
 from digests.store import Database, Session
 from digests.store import articles as article_store
 from digests.store import sources as source_store
-from digests.store import subscriptions as subscription_store
 from digests.store import workers as worker_store
-from digests.store.models import Source, Subscription
+from digests.store.models import Source
 from digests.store.records import ProcessInfo, StoreCounts
-from digests.tagging.countries import resolve_country
-from digests.tagging.language import resolve_language
-from digests.tagging.topics import current_topics, resolve_topic
 
-MAX_SUBSCRIPTIONS = 25
 MAX_SOURCES = 50
-
-
-async def add_subscription(
-    database: Database,
-    settings: Settings,
-    *,
-    guild_id: int,
-    channel_id: int,
-    schedule: str,
-    timezone: str,
-    topics: list[str] | None = None,
-    countries: list[str] | None = None,
-    languages: list[str] | None = None,
-    max_items: int = 10,
-    threads: bool = False,
-) -> Subscription:
-    """Create a channel subscription for a server, validating every option with a clear message."""
-    check_timezone(timezone)
-    validate_subscription(schedule, timezone, max_items)
-    taxonomy = current_topics(settings.config_path(settings.tagging.topics_file)) if topics else []
-    resolved_topics = [resolve_topic(t, taxonomy) for t in topics or []]
-    resolved_countries = [resolve_country(c) for c in countries or []]
-    resolved_languages = [resolve_language(code) for code in languages or []]
-    async with database.sessions.begin() as session:
-        count = await subscription_store.count_server_subscriptions(guild_id, session=session)
-        if count >= MAX_SUBSCRIPTIONS:
-            raise SitrepError(f"This server already has {MAX_SUBSCRIPTIONS} subscriptions; remove one first.")
-        subscription = Subscription(
-            guild_id=guild_id,
-            name=f"channel-{channel_id}-{count + 1}",
-            target_kind=TargetKind.CHANNEL,
-            target=str(channel_id),
-            schedule=schedule.strip(),
-            timezone=timezone.strip(),
-            topics=resolved_topics,
-            countries=resolved_countries,
-            languages=resolved_languages,
-            max_items=max_items,
-            threads=threads,
-            origin=Origin.RUNTIME,
-        )
-        return await subscription_store.add_subscription(subscription, session=session)
-
-
-async def list_subscriptions(database: Database, *, guild_id: int) -> list[Subscription]:
-    """Return a server's subscriptions, oldest first."""
-    async with database.sessions() as session:
-        return await subscription_store.server_subscriptions(guild_id, session=session)
-
-
-async def remove_subscription(database: Database, *, guild_id: int, subscription_id: int) -> Subscription:
-    """Delete one of a server's subscriptions; another server's cannot be named."""
-    async with database.sessions.begin() as session:
-        subscription = await subscription_store.get_subscription(subscription_id, session=session)
-        if subscription is None or subscription.guild_id != guild_id:
-            raise NotFoundError(f"This server has no subscription {subscription_id}. See /subscriptions.")
-        await subscription_store.delete_subscription(subscription, session=session)
-        return subscription
 
 
 def _source_name(url: str) -> str:

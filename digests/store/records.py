@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from digests.kinds import SourceKind
+from digests.kinds import Origin, SourceKind, TargetKind
 
 
 @dataclass(slots=True, frozen=True)
@@ -192,3 +192,42 @@ class StoryRecord:
     first_seen: datetime
     last_updated: datetime
     coverage: tuple[CoverageRecord, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class SubscriptionRecord:
+    """A subscription as callers see it: where its digests go, when, and what they hold."""
+
+    id: int
+    guild_id: int
+    name: str
+    target_kind: TargetKind
+    target: str
+    schedule: str
+    timezone: str
+    topics: list[str]
+    countries: list[str]
+    languages: list[str]
+    max_items: int
+    threads: bool
+    enabled: bool
+    disabled_reason: str | None
+    origin: Origin
+
+
+@dataclass(slots=True, frozen=True)
+class SubscriptionIn:
+    """A new subscription's fields, checked by the service that makes it."""
+
+    guild_id: int
+    name: str
+    target_kind: TargetKind
+    target: str
+    schedule: str
+    timezone: str
+    topics: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    max_items: int = 10
+    threads: bool = False
+    origin: Origin = Origin.RUNTIME

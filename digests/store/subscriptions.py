@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from digests.kinds import DeliveryStatus, Origin
 from digests.store.db import rowcount
 from digests.store.models import GLOBAL_SCOPE, Delivery, Subscription
+from digests.store.records import SubscriptionIn, SubscriptionRecord
 
 DONE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED)
 
@@ -38,10 +39,31 @@ async def enabled_subscriptions(*, session: AsyncSession) -> list[Subscription]:
     return list(await session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
 
 
-async def server_subscriptions(guild_id: int, *, session: AsyncSession) -> list[Subscription]:
+def subscription_record(row: Subscription) -> SubscriptionRecord:
+    """Return a subscription row as the plain record callers hold."""
+    return SubscriptionRecord(
+        id=row.id,
+        guild_id=row.guild_id,
+        name=row.name,
+        target_kind=row.target_kind,
+        target=row.target,
+        schedule=row.schedule,
+        timezone=row.timezone,
+        topics=list(row.topics or ()),
+        countries=list(row.countries or ()),
+        languages=list(row.languages or ()),
+        max_items=row.max_items,
+        threads=row.threads,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        origin=row.origin,
+    )
+
+
+async def server_subscriptions(guild_id: int, *, session: AsyncSession) -> list[SubscriptionRecord]:
     """Return a server's subscriptions, oldest first."""
     statement = select(Subscription).where(Subscription.guild_id == guild_id).order_by(Subscription.id)
-    return list(await session.scalars(statement))
+    return [subscription_record(row) for row in await session.scalars(statement)]
 
 
 async def count_server_subscriptions(guild_id: int, *, session: AsyncSession) -> int:
@@ -58,15 +80,44 @@ async def settings_subscriptions(*, session: AsyncSession) -> dict[str, Subscrip
 
 
 async def add_subscription(subscription: Subscription, *, session: AsyncSession) -> Subscription:
-    """Store a new subscription and return it with its id."""
+    """Store a new subscription row and return it with its id (the settings' own subscriptions)."""
     session.add(subscription)
     await session.flush()
     return subscription
 
 
-async def delete_subscription(subscription: Subscription, *, session: AsyncSession) -> None:
-    """Delete a subscription and its deliveries."""
-    await session.delete(subscription)
+async def create_subscription(new: SubscriptionIn, *, session: AsyncSession) -> SubscriptionRecord:
+    """Store a new subscription and return it with its id."""
+    row = Subscription(
+        guild_id=new.guild_id,
+        name=new.name,
+        target_kind=new.target_kind,
+        target=new.target,
+        schedule=new.schedule,
+        timezone=new.timezone,
+        topics=list(new.topics),
+        countries=list(new.countries),
+        languages=list(new.languages),
+        max_items=new.max_items,
+        threads=new.threads,
+        origin=new.origin,
+    )
+    session.add(row)
+    await session.flush()
+    return subscription_record(row)
+
+
+async def delete_server_subscription(
+    guild_id: int, subscription_id: int, *, session: AsyncSession
+) -> SubscriptionRecord | None:
+    """Delete one of a server's subscriptions (and its deliveries); return what it was, or None when the server
+    has no such subscription."""
+    row = await session.get(Subscription, subscription_id)
+    if row is None or row.guild_id != guild_id:
+        return None
+    found = subscription_record(row)
+    await session.delete(row)
+    return found
 
 
 async def last_delivered_end(subscription_id: int, before: datetime, *, session: AsyncSession) -> datetime | None:

@@ -81,9 +81,7 @@ class Admin(commands.Cog):
         threads: bool = False,
     ) -> None:
         """Create a subscription for this server."""
-        subscription = await admin.add_subscription(
-            self.app.database,
-            self.app.settings,
+        subscription = await self.app.subscriptions.add(
             guild_id=_guild(interaction),
             channel_id=channel.id,
             schedule=schedule,
@@ -94,10 +92,7 @@ class Admin(commands.Cog):
             max_items=max_items,
             threads=threads,
         )
-        await self.app.subscriptions_changed()
-        filters = (
-            ", ".join(subscription.topics + subscription.countries + (subscription.languages or [])) or "everything"
-        )
+        filters = ", ".join(subscription.topics + subscription.countries + subscription.languages) or "everything"
         await _ephemeral(
             interaction,
             f"Subscription {subscription.id}: digests of {filters} in <#{channel.id}> on '{subscription.schedule}' "
@@ -112,10 +107,7 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def unsubscribe(self, interaction: discord.Interaction, subscription_id: int) -> None:
         """Remove a subscription."""
-        removed = await admin.remove_subscription(
-            self.app.database, guild_id=_guild(interaction), subscription_id=subscription_id
-        )
-        await self.app.subscriptions_changed()
+        removed = await self.app.subscriptions.remove(guild_id=_guild(interaction), subscription_id=subscription_id)
         await _ephemeral(interaction, f"Subscription {removed.id} removed; no more digests in <#{removed.target}>.")
 
     @app_commands.command(name="subscriptions", description="List this server's scheduled digests.")
@@ -124,10 +116,10 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def subscriptions(self, interaction: discord.Interaction) -> None:
         """List subscriptions."""
-        rows = await admin.list_subscriptions(self.app.database, guild_id=_guild(interaction))
+        rows = await self.app.subscriptions.list(guild_id=_guild(interaction))
         lines = [
             f"**{s.id}** <#{s.target}> · `{s.schedule}` {s.timezone} · "
-            f"{', '.join(s.topics + s.countries + (s.languages or [])) or 'everything'} · max {s.max_items}"
+            f"{', '.join(s.topics + s.countries + s.languages) or 'everything'} · max {s.max_items}"
             + ("" if s.enabled else f" · disabled: {safe(s.disabled_reason or '')}")
             for s in rows
         ]

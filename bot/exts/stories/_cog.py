@@ -117,11 +117,11 @@ class Stories(commands.Cog):
 
     async def cog_load(self) -> None:
         """Tell followers of new articles through this bot (the app's follow job runs in a delivering process)."""
-        self.bot.app.follow_messenger = DirectMessenger(self.bot)
+        self.bot.app.tell_followers_through(DirectMessenger(self.bot))
 
     async def cog_unload(self) -> None:
         """Stop telling followers through this bot."""
-        self.bot.app.follow_messenger = None
+        self.bot.app.tell_followers_through(None)
 
     @app_commands.command(name="story", description="A story and every outlet's article on it.")
     @app_commands.describe(story="A story: pick one, or type words of its title")
