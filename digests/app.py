@@ -35,7 +35,7 @@ from digests.services.enrichment import Enricher
 from digests.services.subscriptions import Subscriptions
 from digests.settings import Settings
 from digests.store import Database, open_database, single_runner
-from digests.store.models import Subscription
+from digests.store.records import SubscriptionRecord
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class App:
         names = "all" if self.roles == ALL_ROLES else ",".join(sorted(role.value for role in self.roles))
         return names if self.shard is None else f"{names} (shard {self.shard[0]} of {self.shard[1]})"
 
-    def sender_for(self, subscription: Subscription) -> Sender | None:
+    def sender_for(self, subscription: SubscriptionRecord) -> Sender | None:
         """Return the sender for a subscription's target, or None when another process delivers there."""
         kind = subscription.target_kind
         if kind is TargetKind.CHANNEL:
@@ -180,7 +180,7 @@ class App:
             return None
         return self.senders.sender(kind, subscription.target)
 
-    def delivers(self, subscription: Subscription) -> bool:
+    def delivers(self, subscription: SubscriptionRecord) -> bool:
         """Tell whether this process delivers a subscription's digests (a missing bot counts as trying)."""
         try:
             return self.sender_for(subscription) is not None

@@ -23,7 +23,7 @@ from digests.services.enrichment import Enricher, summarize_pending
 from digests.services.stories import FollowUpdate, follow_updates
 from digests.settings import Settings
 from digests.store import Database
-from digests.store.models import Subscription
+from digests.store.records import SubscriptionRecord
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class DigestSchedule:
         settings: Settings,
         job: Callable[[int], Awaitable[None]],
         *,
-        ours: Callable[[Subscription], bool],
+        ours: Callable[[SubscriptionRecord], bool],
     ) -> None:
         self.scheduler = scheduler
         self.database = database

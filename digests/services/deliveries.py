@@ -42,14 +42,15 @@ from digests.settings import Settings
 from digests.store import Database, Session
 from digests.store import stories as story_store
 from digests.store import subscriptions as store
-from digests.store.models import Delivery, Subscription
+from digests.store.models import Delivery
+from digests.store.records import SubscriptionRecord
 from digests.store.types import utcnow
 from digests.store.visibility import scope_of
 from digests.store.workers import this_process
 
 log = logging.getLogger(__name__)
 
-SenderFactory = Callable[[Subscription], Sender | None]
+SenderFactory = Callable[[SubscriptionRecord], Sender | None]
 """The sender for a subscription's target, or None when this process does not deliver there (another does)."""
 UNCONFIRMED = "unconfirmed"
 MAX_ROUND_DELAY = timedelta(hours=1)
@@ -86,7 +87,9 @@ def _nonce(key: str, index: int) -> str:
     return hashlib.sha256(f"{key}#{index}".encode()).hexdigest()[:25]
 
 
-async def _window_start(session: Session, subscription: Subscription, window_end: datetime, hours: float) -> datetime:
+async def _window_start(
+    session: Session, subscription: SubscriptionRecord, window_end: datetime, hours: float
+) -> datetime:
     last = await store.last_delivered_end(subscription.id, window_end, session=session)
     return last if last is not None else window_end - timedelta(hours=hours)
 
@@ -279,12 +282,10 @@ async def _send(
     except TargetGone as error:
         async with database.sessions.begin() as session:
             stored = await store.get_delivery(delivery_id, session=session)
-            sub = await store.get_subscription(delivery.subscription_id, session=session)
             if stored is not None:
                 stored.status, stored.last_error, stored.next_attempt_at = DeliveryStatus.FAILED, str(error), None
                 stored.claimed_by = stored.claimed_until = None
-            if sub is not None:
-                sub.enabled, sub.disabled_reason = False, f"disabled: {error}"
+            await store.disable_subscription(delivery.subscription_id, f"disabled: {error}", session=session)
         log.error("Subscription %r disabled: %s", subscription.name, error)
         return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, index, str(error), unconfirmed)
     except SendFailed as error:

@@ -26,7 +26,7 @@ from digests.store import Database, Session, workers
 from digests.store import articles as article_store
 from digests.store import stories as story_store
 from digests.store import subscriptions as store
-from digests.store.models import GLOBAL_SCOPE, Subscription
+from digests.store.records import GLOBAL_SCOPE, SubscriptionIn, SubscriptionRecord
 from digests.tagging.language import resolve_language
 
 log = logging.getLogger(__name__)
@@ -138,52 +138,41 @@ def validate_subscription(schedule: str, timezone: str, max_items: int) -> None:
         raise SitrepError("max_items must be between 1 and 50")
 
 
-async def sync_settings_subscriptions(*, database: Database, settings: Settings) -> list[Subscription]:
+async def sync_settings_subscriptions(*, database: Database, settings: Settings) -> list[SubscriptionRecord]:
     """Make the subscriptions declared in the settings match the database (keeping their history)."""
     specs: Sequence[SubscriptionSpec] = settings.digest.subscriptions
+    declared = []
+    for spec in specs:
+        validate_subscription(spec.schedule, spec.timezone, spec.max_items)
+        kind, target = parse_target(spec.target, settings)
+        declared.append(
+            SubscriptionIn(
+                guild_id=GLOBAL_SCOPE,
+                name=spec.name,
+                target_kind=kind,
+                target=target,
+                schedule=spec.schedule,
+                timezone=spec.timezone,
+                topics=tuple(spec.topics),
+                countries=tuple(c.upper() for c in spec.countries),
+                languages=tuple(resolve_language(code) for code in spec.languages),
+                max_items=spec.max_items,
+                threads=spec.threads,
+                origin=Origin.SETTINGS,
+            )
+        )
     async with database.sessions.begin() as session:
         await workers.exclusive(workers.CONFIG_LOCK, session=session)  # processes starting together take turns
-        stored = await store.settings_subscriptions(session=session)
-        result = []
-        for spec in specs:
-            validate_subscription(spec.schedule, spec.timezone, spec.max_items)
-            kind, target = parse_target(spec.target, settings)
-            subscription = stored.pop(spec.name, None)
-            if subscription is None:
-                subscription = Subscription(guild_id=GLOBAL_SCOPE, name=spec.name, origin=Origin.SETTINGS)
-                session.add(subscription)
-            values = {
-                "target_kind": kind,
-                "target": target,
-                "schedule": spec.schedule,
-                "timezone": spec.timezone,
-                "topics": list(spec.topics),
-                "countries": [c.upper() for c in spec.countries],
-                "languages": [resolve_language(code) for code in spec.languages],
-                "max_items": spec.max_items,
-                "threads": spec.threads,
-            }
-            changed = any(getattr(subscription, k, None) != v for k, v in values.items())
-            for key, value in values.items():
-                setattr(subscription, key, value)
-            if changed:
-                subscription.enabled = True
-                subscription.disabled_reason = None
-            result.append(subscription)
-        for subscription in stored.values():
-            subscription.enabled = False
-            subscription.disabled_reason = "no longer declared in the settings"
-        await session.flush()
-        return result
+        return await store.declare_subscriptions(declared, session=session)
 
 
-async def get_subscription(database: Database, subscription_id: int) -> Subscription | None:
+async def get_subscription(database: Database, subscription_id: int) -> SubscriptionRecord | None:
     """Return one subscription, or None."""
     async with database.sessions() as session:
         return await store.get_subscription(subscription_id, session=session)
 
 
-async def enabled_subscriptions(database: Database) -> list[Subscription]:
+async def enabled_subscriptions(database: Database) -> list[SubscriptionRecord]:
     """Return every enabled subscription."""
     async with database.sessions() as session:
         return await store.enabled_subscriptions(session=session)

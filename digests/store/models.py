@@ -20,10 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digests.kinds import DeliveryStatus, DisabledBy, Origin, SourceKind, TargetKind
+from digests.store.records import GLOBAL_SCOPE as GLOBAL_SCOPE
 from digests.store.types import TZDateTime, str_enum, utcnow
-
-GLOBAL_SCOPE = 0
-"""The guild id of sources that every server sees (those from ``config/sources.toml``)."""
 
 
 class Base(DeclarativeBase):

@@ -7,6 +7,10 @@ from datetime import datetime
 
 from digests.kinds import Origin, SourceKind, TargetKind
 
+GLOBAL_SCOPE = 0
+"""The guild id of sources that every server sees (those from ``config/sources.toml``), and of the settings'
+own subscriptions."""
+
 
 @dataclass(slots=True, frozen=True)
 class SectionIn:

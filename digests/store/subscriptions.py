@@ -21,22 +21,72 @@ def _locking(statement: Any, session: AsyncSession) -> Any:
     return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
 
 
-async def get_subscription(subscription_id: int, *, session: AsyncSession) -> Subscription | None:
+async def get_subscription(subscription_id: int, *, session: AsyncSession) -> SubscriptionRecord | None:
     """Return one subscription, or None."""
-    return await session.get(Subscription, subscription_id)
+    row = await session.get(Subscription, subscription_id)
+    return subscription_record(row) if row is not None else None
 
 
-async def lock_subscription(subscription_id: int, *, session: AsyncSession) -> Subscription | None:
+async def lock_subscription(subscription_id: int, *, session: AsyncSession) -> SubscriptionRecord | None:
     """Return one subscription, locked until the transaction ends (PostgreSQL), so that its digests are
     recorded by one process at a time."""
     statement = _locking(select(Subscription).where(Subscription.id == subscription_id), session)
-    found: Subscription | None = await session.scalar(statement)
-    return found
+    row: Subscription | None = await session.scalar(statement)
+    return subscription_record(row) if row is not None else None
 
 
-async def enabled_subscriptions(*, session: AsyncSession) -> list[Subscription]:
+async def enabled_subscriptions(*, session: AsyncSession) -> list[SubscriptionRecord]:
     """Return every enabled subscription."""
-    return list(await session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
+    rows = await session.scalars(select(Subscription).where(Subscription.enabled.is_(True)).order_by(Subscription.id))
+    return [subscription_record(row) for row in rows]
+
+
+async def disable_subscription(subscription_id: int, reason: str, *, session: AsyncSession) -> None:
+    """Stop a subscription's digests, saying why (its channel or webhook is gone)."""
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id)
+        .values(enabled=False, disabled_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def declare_subscriptions(
+    declared: Sequence[SubscriptionIn], *, session: AsyncSession
+) -> list[SubscriptionRecord]:
+    """Make the subscriptions declared in the settings match the database, keeping their history: a new one is
+    added, a changed one updated and enabled again, and one no longer declared disabled."""
+    statement = select(Subscription).where(
+        Subscription.guild_id == GLOBAL_SCOPE, Subscription.origin == Origin.SETTINGS
+    )
+    stored = {row.name: row for row in await session.scalars(statement)}
+    result = []
+    for new in declared:
+        row = stored.pop(new.name, None)
+        if row is None:
+            row = Subscription(guild_id=GLOBAL_SCOPE, name=new.name, origin=Origin.SETTINGS)
+            session.add(row)
+        values = {
+            "target_kind": new.target_kind,
+            "target": new.target,
+            "schedule": new.schedule,
+            "timezone": new.timezone,
+            "topics": list(new.topics),
+            "countries": list(new.countries),
+            "languages": list(new.languages),
+            "max_items": new.max_items,
+            "threads": new.threads,
+        }
+        changed = any(getattr(row, key, None) != value for key, value in values.items())
+        for key, value in values.items():
+            setattr(row, key, value)
+        if changed:
+            row.enabled, row.disabled_reason = True, None
+        result.append(row)
+    for row in stored.values():
+        row.enabled, row.disabled_reason = False, "no longer declared in the settings"
+    await session.flush()
+    return [subscription_record(row) for row in result]
 
 
 def subscription_record(row: Subscription) -> SubscriptionRecord:
@@ -69,21 +119,6 @@ async def server_subscriptions(guild_id: int, *, session: AsyncSession) -> list[
 async def count_server_subscriptions(guild_id: int, *, session: AsyncSession) -> int:
     """Count a server's subscriptions."""
     return await session.scalar(select(func.count()).where(Subscription.guild_id == guild_id)) or 0
-
-
-async def settings_subscriptions(*, session: AsyncSession) -> dict[str, Subscription]:
-    """Return the subscriptions declared in the settings, by name."""
-    statement = select(Subscription).where(
-        Subscription.guild_id == GLOBAL_SCOPE, Subscription.origin == Origin.SETTINGS
-    )
-    return {s.name: s for s in await session.scalars(statement)}
-
-
-async def add_subscription(subscription: Subscription, *, session: AsyncSession) -> Subscription:
-    """Store a new subscription row and return it with its id (the settings' own subscriptions)."""
-    session.add(subscription)
-    await session.flush()
-    return subscription
 
 
 async def create_subscription(new: SubscriptionIn, *, session: AsyncSession) -> SubscriptionRecord:

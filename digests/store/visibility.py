@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement
 
-from digests.store.models import GLOBAL_SCOPE, Article, Source, Subscription
+from digests.store.models import GLOBAL_SCOPE, Article, Source
+from digests.store.records import SubscriptionRecord
 
 
 def scopes(guild_id: int | None) -> list[int]:
@@ -22,6 +23,6 @@ def visible_sources(guild_id: int | None) -> ColumnElement[bool]:
     return Source.guild_id.in_(scopes(guild_id))
 
 
-def scope_of(subscription: Subscription) -> int | None:
+def scope_of(subscription: SubscriptionRecord) -> int | None:
     """Return the server a subscription's digests are read from (None for the settings' own digests)."""
     return subscription.guild_id if subscription.guild_id != GLOBAL_SCOPE else None
