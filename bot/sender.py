@@ -31,6 +31,7 @@ class DirectMessenger:
 
     async def tell(self, update: stories.FollowUpdate) -> bool:
         """Send one update; False when Discord refuses (DMs closed, member gone): the claim stands."""
+        await self.bot.wait_until_ready()  # the update is claimed: never try it on a gateway not yet connected
         try:
             user = self.bot.get_user(update.user_id) or await self.bot.fetch_user(update.user_id)
             await user.send(
