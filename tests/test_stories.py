@@ -396,6 +396,17 @@ async def test_merging_a_story_moves_its_members_followers_and_what_was_sent(
     await service.unfollow(database, kenya.id, user_id=5)
     assert (await service.follow(database, kenya.id, user_id=5, guild_id=None)).id == peru.id
     assert await service.story(database, 10**20, guild_id=None) is None
+    # Merged again: both old numbers lead to the latest story.
+    async with database.sessions.begin() as session:
+        later = Story(guild_id=0, title="Later", first_seen=NOW, last_updated=NOW, member_count=0)
+        session.add(later)
+        await session.flush()
+        assert await story_store.merge(peru.id, later.id, session=session)
+    async with database.sessions() as session:
+        assert await story_store.current_ids([kenya.id, peru.id], session=session) == {
+            kenya.id: later.id,
+            peru.id: later.id,
+        }
 
 
 async def test_every_story_of_a_window_can_be_listed(database: Database) -> None:

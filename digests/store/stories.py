@@ -211,14 +211,15 @@ async def merge(story_id: int, into: int, *, session: AsyncSession) -> bool:
         else:
             mine.members_sent += row.members_sent
             mine.thread_id = mine.thread_id or row.thread_id
-    await session.flush()
-    session.expunge(gone)
-    await session.execute(delete(Story).where(Story.id == gone.id))  # its old follows and deliveries cascade
-    # Its number, and the numbers merged into it before, now lead to the story it joined.
+    # Its number, and the numbers merged into it before, now lead to the story it joined (moved before the
+    # delete, which would take them along).
     await session.execute(
         update(StoryMerge).where(StoryMerge.into_id == gone.id).values(into_id=kept.id)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
+    await session.flush()
+    session.expunge(gone)
+    await session.execute(delete(Story).where(Story.id == gone.id))  # its old follows and deliveries cascade
     session.add(StoryMerge(story_id=gone.id, into_id=kept.id, merged_at=utcnow()))
     return True
 
