@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from digests.services.queries import word_score
 from digests.store import Database
-from digests.store.articles import records_by_id
 from digests.store.models import Article, ArticleVector
+from digests.store.reader import records_by_id
 from digests.store.records import ArticleRecord
 from digests.store.visibility import visible_articles
 
@@ -54,7 +54,7 @@ async def recent_scan_rank(
     database: Database, query_vector: np.ndarray, text: str, *, guild_id: int | None, limit: int = 25
 ) -> list[ArticleRecord]:
     """Search as before the vector index: meaning over the newest 5,000 articles' vectors, words by full text."""
-    from digests.store import articles as store
+    from digests.store import search as store
     from digests.store.records import ArticleFilter
 
     query = ArticleFilter(guild_id=guild_id)

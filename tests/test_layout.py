@@ -67,6 +67,18 @@ def test_only_the_store_imports_sqlalchemy() -> None:
     assert offenders == []
 
 
+def test_orm_models_never_leave_the_store() -> None:
+    """Callers hold plain records (``digests/store/records.py``); only repository functions touch rows."""
+    offenders = [
+        f"{path.relative_to(REPO)}: {name}"
+        for folder in ("digests", "bot")
+        for path in _modules(folder)
+        for name in _imports(path)
+        if name == "digests.store.models" and not path.is_relative_to(REPO / "digests" / "store")
+    ]
+    assert offenders == []
+
+
 def test_each_package_imports_only_lower_floors() -> None:
     offenders = []
     for path in _modules("digests"):

@@ -107,8 +107,10 @@ async def test_config_sources_sync_keeps_history(database: Database) -> None:
     specs = [SourceIn(name="A", location="https://a.example/rss", kind=SourceKind.FEED, interval_minutes=15)]
     async with database.sessions.begin() as session:
         (source,) = await source_repo.sync_config_sources(specs, session=session)
-        source.failures = 2
-        source.etag = '"x"'
+        row = await session.get(Source, source.id)
+        assert row is not None
+        row.failures = 2
+        row.etag = '"x"'
     async with database.sessions.begin() as session:
         (source,) = await source_repo.sync_config_sources(specs, session=session)
         assert (source.failures, source.etag) == (2, '"x"')
@@ -128,11 +130,14 @@ async def test_failures_back_off_and_then_disable(database: Database) -> None:
         await session.flush()
         delays = []
         for _ in range(3):
-            source_repo.mark_failure(source, now, "answered HTTP 500", max_backoff_minutes=60, max_failures=3)
-            delays.append((source.next_fetch_at - now).total_seconds() / 60)
+            failed = await source_repo.record_failure(
+                source.id, now, "answered HTTP 500", max_backoff_minutes=60, max_failures=3, session=session
+            )
+            assert failed is not None and failed.next_fetch_at is not None
+            delays.append((failed.next_fetch_at - now).total_seconds() / 60)
         assert delays == [20, 40, 60]  # base times 2^failures, capped at an hour
-        assert not source.enabled
-        assert "3 failures" in (source.disabled_reason or "")
+        assert not failed.enabled
+        assert "3 failures" in (failed.disabled_reason or "")
     async with database.sessions() as session:
         claimed = await source_repo.claim_due_sources(
             now + timedelta(days=1), lease=timedelta(minutes=5), session=session

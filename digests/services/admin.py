@@ -15,8 +15,7 @@ from digests.store import Database, Session
 from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store import workers as worker_store
-from digests.store.models import Source
-from digests.store.records import ProcessInfo, StoreCounts
+from digests.store.records import ProcessInfo, SourceRecord, StoreCounts
 
 MAX_SOURCES = 50
 
@@ -29,7 +28,7 @@ def _source_name(url: str) -> str:
 
 async def add_source(
     database: Database, settings: Settings, *, guild_id: int, url: str, interval_minutes: float | None = None
-) -> Source:
+) -> SourceRecord:
     """Add a feed or page URL as one of a server's own sources; it is polled from the next collection."""
     location = url.strip()
     check_url(location, allow_private=settings.fetch.allow_private_addresses)
@@ -52,13 +51,13 @@ async def add_source(
         )
 
 
-async def list_own_sources(database: Database, *, guild_id: int) -> list[Source]:
+async def list_own_sources(database: Database, *, guild_id: int) -> list[SourceRecord]:
     """Return a server's own sources, with their health."""
     async with database.sessions() as session:
         return await source_store.server_sources(guild_id, session=session)
 
 
-async def _own_source(guild_id: int, source_id: int, *, session: Session) -> Source:
+async def _own_source(guild_id: int, source_id: int, *, session: Session) -> SourceRecord:
     """Return one of a server's own sources; another server's cannot be named."""
     source = await source_store.get_source(source_id, session=session)
     if source is None or source.guild_id != guild_id:
@@ -66,19 +65,18 @@ async def _own_source(guild_id: int, source_id: int, *, session: Session) -> Sou
     return source
 
 
-async def enable_source(database: Database, *, guild_id: int, source_id: int) -> Source:
+async def enable_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
     """Turn one of a server's own sources on again after it was disabled for failing."""
     async with database.sessions.begin() as session:
         source = await _own_source(guild_id, source_id, session=session)
-        source_store.enable(source)
-        return source
+        return await source_store.enable_source(source.id, session=session) or source
 
 
-async def remove_source(database: Database, *, guild_id: int, source_id: int) -> Source:
+async def remove_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
     """Remove one of a server's own sources (its articles stay, still seen only by that server)."""
     async with database.sessions.begin() as session:
         source = await _own_source(guild_id, source_id, session=session)
-        await source_store.delete_source(source, session=session)
+        await source_store.delete_source(source.id, session=session)
         return source
 
 

@@ -20,8 +20,7 @@ from digests.settings import Settings
 from digests.store import Database, IntegrityError, workers
 from digests.store import articles as article_store
 from digests.store import sources as source_store
-from digests.store.models import GLOBAL_SCOPE, Source
-from digests.store.records import ArticleIn, SectionIn, SourceIn, TeaserRecord
+from digests.store.records import GLOBAL_SCOPE, ArticleIn, SectionIn, SourceIn, SourceRecord, TeaserRecord
 from digests.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -252,7 +251,7 @@ async def ingest(targets: Sequence[str], *, database: Database, settings: Settin
     return report
 
 
-async def sync_sources(*, database: Database, settings: Settings) -> list[Source]:
+async def sync_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
     """Bring the stored global sources in line with the sources file."""
     specs = load_source_specs(
         settings.config_path(settings.collect.sources_file),
@@ -265,7 +264,7 @@ async def sync_sources(*, database: Database, settings: Settings) -> list[Source
 
 
 async def collect_source(
-    source: Source, *, database: Database, reader: Reader, now: datetime, budget: PageBudget
+    source: SourceRecord, *, database: Database, reader: Reader, now: datetime, budget: PageBudget
 ) -> SourceReport:
     """Poll one source, store what is new, and record its health; never raises for the source's faults."""
     report = SourceReport(source=source.name)
@@ -286,28 +285,27 @@ async def collect_source(
     except SitrepError as error:
         report.errors.append(str(error))
         async with database.sessions.begin() as session:
-            stored = await source_store.get_source(source.id, session=session)
-            if stored is not None:
-                source_store.mark_failure(
-                    stored,
-                    now,
-                    str(error),
-                    max_backoff_minutes=reader.settings.collect.max_backoff_minutes,
-                    max_failures=reader.settings.collect.max_failures,
+            stored = await source_store.record_failure(
+                source.id,
+                now,
+                str(error),
+                max_backoff_minutes=reader.settings.collect.max_backoff_minutes,
+                max_failures=reader.settings.collect.max_failures,
+                session=session,
+            )
+            if stored is not None and not stored.enabled:
+                report.disabled = (
+                    f"Source {stored.name!r} is disabled: {stored.disabled_reason}. "
+                    f"Turn it on again with `sitrep sources enable {stored.name}`"
+                    + (" or /sources enable." if stored.guild_id else ".")
                 )
-                if not stored.enabled:
-                    report.disabled = (
-                        f"Source {stored.name!r} is disabled: {stored.disabled_reason}. "
-                        f"Turn it on again with `sitrep sources enable {stored.name}`"
-                        + (" or /sources enable." if stored.guild_id else ".")
-                    )
-                    log.warning("%s", report.disabled)
+                log.warning("%s", report.disabled)
         log.warning("Could not collect %r: %s", source.name, error)
         return report
     async with database.sessions.begin() as session:
-        stored = await source_store.get_source(source.id, session=session)
-        if stored is not None:
-            source_store.mark_success(stored, now, etag=read.etag, last_modified=read.last_modified)
+        await source_store.record_success(
+            source.id, now, etag=read.etag, last_modified=read.last_modified, session=session
+        )
     return report
 
 
@@ -329,7 +327,7 @@ async def collect_due_sources(
     async with Fetcher(settings.fetch) as fetcher:
         reader = Reader(settings, fetcher)
 
-        async def one(source: Source) -> SourceReport:
+        async def one(source: SourceRecord) -> SourceReport:
             async with limit:
                 work = collect_source(source, database=database, reader=reader, now=now, budget=budget)
                 return await _guard(source.name, work)
@@ -361,14 +359,14 @@ async def _guard(name: str, work: Awaitable[SourceReport]) -> SourceReport:
         return SourceReport(source=name, errors=[f"{name}: unexpected error ({type(error).__name__}: {error})"])
 
 
-async def list_sources(*, database: Database, settings: Settings) -> list[Source]:
+async def list_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
     """Sync the sources file, then return every global source with its health."""
     await sync_sources(database=database, settings=settings)
     async with database.sessions() as session:
         return await source_store.list_sources(session=session)
 
 
-async def enable_source(name: str, *, database: Database) -> Source:
+async def enable_source(name: str, *, database: Database) -> SourceRecord:
     """Turn a global source on again after it was disabled for failing; it is fetched at the next collection."""
     async with database.sessions.begin() as session:
         found = await source_store.find_sources(name, guild_id=GLOBAL_SCOPE, session=session)
@@ -377,8 +375,7 @@ async def enable_source(name: str, *, database: Database) -> Source:
         source = found[0]
         if source.disabled_by is DisabledBy.CONFIG:
             raise SitrepError(f"{source.name!r} is {source.disabled_reason}; enable it there.")
-        source_store.enable(source)
-        return source
+        return await source_store.enable_source(source.id, session=session) or source
 
 
 async def retry_teasers(*, database: Database, reader: Reader, budget: PageBudget, now: datetime) -> int:

@@ -40,10 +40,10 @@ from digests.senders import Sender, SendFailed, TargetGone
 from digests.services.digests import compose, digest_filters
 from digests.settings import Settings
 from digests.store import Database, Session
+from digests.store import deliveries as store
 from digests.store import stories as story_store
-from digests.store import subscriptions as store
-from digests.store.models import Delivery
-from digests.store.records import SubscriptionRecord
+from digests.store import subscriptions as subscription_store
+from digests.store.records import DeliveryIn, DeliveryRecord, SubscriptionRecord
 from digests.store.types import utcnow
 from digests.store.visibility import scope_of
 from digests.store.workers import this_process
@@ -101,7 +101,7 @@ async def record_delivery(
     database: Database,
     settings: Settings,
     claimant: str | None = None,
-) -> Delivery | None:
+) -> DeliveryRecord | None:
     """Compose the window's digest and record it as pending, claimed by this process; None if already recorded.
 
     Older deliveries of the subscription still pending are superseded: this digest starts where the
@@ -110,11 +110,11 @@ async def record_delivery(
     async with database.sessions.begin() as session:
         # Locked: of several processes firing the same schedule, one composes the digest; the others
         # find it recorded (and claimed) and leave it to that one.
-        subscription = await store.lock_subscription(subscription_id, session=session)
+        subscription = await subscription_store.lock_subscription(subscription_id, session=session)
         if subscription is None or not subscription.enabled:
             return None
         key = delivery_key(subscription.id, window_end)
-        if await store.delivery_by_key(key, session=session) is not None:
+        if await store.is_recorded(key, session=session):
             return None
         start = await _window_start(session, subscription, window_end, settings.digest.window_hours)
         filters = digest_filters(
@@ -128,7 +128,7 @@ async def record_delivery(
             guild_id=scope_of(subscription),
         )
         digest = await compose(filters, subscription.timezone, session=session, subscription_id=subscription.id)
-        delivery = Delivery(
+        new = DeliveryIn(
             subscription_id=subscription.id,
             key=key,
             window_start=start,
@@ -141,37 +141,25 @@ async def record_delivery(
             if digest.matched
             else [],
             status=DeliveryStatus.PENDING if digest.matched else DeliveryStatus.SKIPPED,
-            stories={str(story): count for story, count in digest.carried.items()},
+            stories=dict(digest.carried),
             claimed_by=(claimant or this_process()) if digest.matched else None,
             claimed_until=_lease(settings) if digest.matched else None,
         )
-        await store.add_delivery(delivery, session=session)
+        delivery = await store.add_delivery(new, session=session)
         if not digest.matched:
             log.info("Nothing new for subscription %r between %s and %s", subscription.name, start, window_end)
             return None
-        for older in await store.pending_before(subscription.id, window_end, now=utcnow(), session=session):
-            older.status = DeliveryStatus.SUPERSEDED
-            older.last_error = f"superseded by the digest for {window_end.isoformat()}, which covers its articles"
-            older.next_attempt_at = None
-            log.warning("Delivery %s dropped: the digest for %s covers its articles", older.key, window_end)
+        reason = f"superseded by the digest for {window_end.isoformat()}, which covers its articles"
+        for older in await store.supersede_pending_before(
+            subscription.id, window_end, reason, now=utcnow(), session=session
+        ):
+            log.warning("Delivery %s dropped: the digest for %s covers its articles", older, window_end)
         return delivery
-
-
-async def _update(database: Database, delivery_id: int, **values: Any) -> None:
-    async with database.sessions.begin() as session:
-        stored = await store.get_delivery(delivery_id, session=session)
-        if stored is not None:
-            for name, value in values.items():
-                setattr(stored, name, value)
 
 
 async def _confirm(database: Database, delivery_id: int, index: int, message_id: str) -> None:
     async with database.sessions.begin() as session:
-        stored = await store.get_delivery(delivery_id, session=session)
-        if stored is not None:
-            stored.message_ids = [*stored.message_ids, message_id]
-            stored.sent_count = index + 1
-            stored.sending_index = None
+        await store.confirm_message(delivery_id, index, message_id, session=session)
 
 
 def _round_delay(settings: Settings, rounds: int) -> timedelta:
@@ -192,12 +180,14 @@ async def _send_one(
     """Send one message, retrying in place with backoff; the sending mark is set only while a request is out."""
     attempt = 0
     while True:
-        await _update(database, delivery_id, sending_index=index, claimed_until=_lease(settings))
+        async with database.sessions.begin() as session:
+            await store.mark_sending(delivery_id, index, until=_lease(settings), session=session)
         try:
             return await sender.send(payload, nonce=nonce)
         except SendFailed as error:
-            if not error.maybe_sent:
-                await _update(database, delivery_id, sending_index=None)  # Discord answered: not posted
+            if not error.maybe_sent:  # Discord answered: not posted
+                async with database.sessions.begin() as session:
+                    await store.clear_sending(delivery_id, session=session)
             attempt += 1
             if (
                 not error.retry
@@ -245,7 +235,7 @@ async def _send(
                 raise SitrepError(f"no delivery {delivery_id}")
             held = HELD if other.status is DeliveryStatus.PENDING else None
             return DeliveryOutcome(other.key, other.status, other.sent_count, held)
-        subscription = await store.get_subscription(delivery.subscription_id, session=session)
+        subscription = await subscription_store.get_subscription(delivery.subscription_id, session=session)
         if subscription is None:
             return DeliveryOutcome(delivery.key, delivery.status, delivery.sent_count)
     try:
@@ -253,7 +243,8 @@ async def _send(
     except SitrepError as error:
         return await _failed_round(database, delivery, str(error), settings, give_up=False)
     if sender is None:  # another process delivers to this target (the bot, or another shard)
-        await _update(database, delivery_id, claimed_by=None, claimed_until=None)
+        async with database.sessions.begin() as session:
+            await store.release_delivery(delivery_id, session=session)
         return DeliveryOutcome(delivery.key, DeliveryStatus.PENDING, delivery.sent_count, NOT_OURS)
     payload = delivery.payload
     index = delivery.sent_count
@@ -281,11 +272,10 @@ async def _send(
             index += 1
     except TargetGone as error:
         async with database.sessions.begin() as session:
-            stored = await store.get_delivery(delivery_id, session=session)
-            if stored is not None:
-                stored.status, stored.last_error, stored.next_attempt_at = DeliveryStatus.FAILED, str(error), None
-                stored.claimed_by = stored.claimed_until = None
-            await store.disable_subscription(delivery.subscription_id, f"disabled: {error}", session=session)
+            await store.mark_failed(delivery_id, str(error), session=session)
+            await subscription_store.disable_subscription(
+                delivery.subscription_id, f"disabled: {error}", session=session
+            )
         log.error("Subscription %r disabled: %s", subscription.name, error)
         return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, index, str(error), unconfirmed)
     except SendFailed as error:
@@ -293,13 +283,9 @@ async def _send(
         outcome.messages, outcome.unconfirmed = index, unconfirmed
         return outcome
     async with database.sessions.begin() as session:
-        stored = await store.get_delivery(delivery_id, session=session)
-        if stored is not None:
-            stored.status, stored.sent_at, stored.next_attempt_at = DeliveryStatus.SENT, utcnow(), None
-            stored.claimed_by = stored.claimed_until = None
-            # Only now has the subscription seen these stories: a digest never sent leaves them new.
-            carried = {int(story): count for story, count in (stored.stories or {}).items()}
-            await story_store.record_sent(stored.subscription_id, carried, session=session)
+        carried = await store.mark_sent(delivery_id, now=utcnow(), session=session)
+        # Only now has the subscription seen these stories: a digest never sent leaves them new.
+        await story_store.record_sent(delivery.subscription_id, carried, session=session)
     posted = len(payload) - unconfirmed
     lost = f"; {unconfirmed} unconfirmed (the answer was lost, not sent again)" if unconfirmed else ""
     log.info(
@@ -314,26 +300,25 @@ async def _send(
 
 
 async def _failed_round(
-    database: Database, delivery: Delivery, error: str, settings: Settings, *, give_up: bool
+    database: Database, delivery: DeliveryRecord, error: str, settings: Settings, *, give_up: bool
 ) -> DeliveryOutcome:
-    """Record a failed round: try again later with backoff, or give up with the reason."""
+    """Record a failed round: try again later with backoff, or give up with the reason.
+
+    Either way the delivery is freed for whichever process tries the next round.
+    """
     async with database.sessions.begin() as session:
-        stored = await store.get_delivery(delivery.id, session=session)
-        if stored is None:
+        counted = await store.count_failed_round(delivery.id, error, session=session)
+        if counted is None:
             return DeliveryOutcome(delivery.key, DeliveryStatus.FAILED, error=error)
-        stored.attempts += 1
-        stored.last_error = error
-        stored.claimed_by = stored.claimed_until = None  # free for whichever process tries the next round
-        if give_up or stored.attempts >= settings.digest.delivery_rounds:
-            stored.status = DeliveryStatus.FAILED
-            stored.next_attempt_at = None
-            if not give_up:
-                stored.last_error = f"given up after {stored.attempts} failed rounds; last: {error}"
-            log.error("Delivery %s given up: %s", stored.key, stored.last_error)
-        else:
-            stored.next_attempt_at = utcnow() + _round_delay(settings, stored.attempts)
-            log.warning("Delivery %s not finished (%s); trying again at %s", stored.key, error, stored.next_attempt_at)
-        return DeliveryOutcome(stored.key, stored.status, stored.sent_count, stored.last_error)
+        if give_up or counted.attempts >= settings.digest.delivery_rounds:
+            reason = error if give_up else f"given up after {counted.attempts} failed rounds; last: {error}"
+            await store.mark_failed(delivery.id, reason, session=session)
+            log.error("Delivery %s given up: %s", counted.key, reason)
+            return DeliveryOutcome(counted.key, DeliveryStatus.FAILED, counted.sent_count, reason)
+        when = utcnow() + _round_delay(settings, counted.attempts)
+        await store.retry_at(delivery.id, when, session=session)
+        log.warning("Delivery %s not finished (%s); trying again at %s", counted.key, error, when)
+        return DeliveryOutcome(counted.key, DeliveryStatus.PENDING, counted.sent_count, error)
 
 
 async def deliver(
@@ -386,7 +371,7 @@ async def due_catch_up(*, database: Database, settings: Settings, now: datetime)
     grace = timedelta(minutes=settings.digest.grace_minutes)
     due: list[tuple[int, datetime]] = []
     async with database.sessions() as session:
-        for subscription in await store.enabled_subscriptions(session=session):
+        for subscription in await subscription_store.enabled_subscriptions(session=session):
             last = await store.last_window_end(subscription.id, session=session)
             if last is None and subscription.target_kind is TargetKind.TERMINAL:
                 due.append((subscription.id, now))

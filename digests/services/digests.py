@@ -22,8 +22,7 @@ from digests.kinds import Origin, TargetKind
 from digests.schedule import check_timezone, parse_schedule
 from digests.senders import check_webhook_url
 from digests.settings import Settings, SubscriptionSpec
-from digests.store import Database, Session, workers
-from digests.store import articles as article_store
+from digests.store import Database, Session, reader, workers
 from digests.store import stories as story_store
 from digests.store import subscriptions as store
 from digests.store.records import GLOBAL_SCOPE, SubscriptionIn, SubscriptionRecord
@@ -67,7 +66,7 @@ async def compose(
     For a subscription, a story it was sent before comes back as an update. ``Digest.carried`` says what the
     digest carries of each story; the subscription has it once the digest is sent.
     """
-    candidates, story_of = await article_store.digest_candidates(
+    candidates, story_of = await reader.digest_candidates(
         since=filters.since,
         until=filters.until,
         topics=filters.topics,
@@ -85,7 +84,7 @@ async def compose(
     }
     lead_with_central(selection, vectors)
     shown = [item.article_id for item in selection.shown]
-    details = await article_store.records_by_id(shown, session=session)
+    details = await reader.records_by_id(shown, session=session)
     digest = assemble(selection, filters, title=TITLE, timezone=timezone, details=details)
     story_ids = [item.story_id for item in digest.items if item.story_id is not None]
     stories = await story_store.stories_by_id(story_ids, guild_id=filters.guild_id, session=session)
@@ -95,7 +94,7 @@ async def compose(
         else {}
     )
     attach_stories(digest, stories, sent)
-    return attach_sections(digest, await article_store.section_records(shown, session=session))
+    return attach_sections(digest, await reader.section_records(shown, session=session))
 
 
 async def digest_now(database: Database, filters: DigestFilters, *, timezone: str = "UTC") -> Digest:
@@ -104,7 +103,7 @@ async def digest_now(database: Database, filters: DigestFilters, *, timezone: st
     async with database.sessions() as session:
         digest = await compose(filters, timezone, session=session)
         if not digest.matched:
-            digest.waiting = await article_store.count_waiting(
+            digest.waiting = await reader.count_waiting(
                 since=filters.since, until=filters.until, guild_id=filters.guild_id, session=session
             )
     return digest

@@ -15,10 +15,9 @@ from digests.errors import SitrepError
 from digests.inference import ModelWorker, SentenceEncoder, build_encoder
 from digests.services.stories import StoryReport, place_batch
 from digests.settings import Settings
-from digests.store import Database
+from digests.store import Database, work
 from digests.store import articles as store
-from digests.store.models import Section
-from digests.store.records import SummaryIn
+from digests.store.records import SectionToSummarize, SummaryIn, TagsIn
 from digests.store.types import utcnow
 from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_summarizer
 from digests.summarize.translate import Translator
@@ -168,22 +167,22 @@ class EnrichReport:
 async def _summarize_batch(database: Database, enricher: Enricher, batch_size: int, report: EnrichReport) -> int:
     key = enricher.summarizer.cache_key
     async with database.sessions.begin() as session:
-        rows = await store.claim_sections(batch_size, session=session)
+        rows = await work.claim_sections(batch_size, session=session)
         if not rows:
             return 0
-        cached = await store.cached_summaries({section.text_hash for section, _ in rows}, key, session=session)
-        misses: dict[str, tuple[Section, str]] = {}
-        for section, title in rows:
+        cached = await work.cached_summaries({section.text_hash for section in rows}, key, session=session)
+        misses: dict[str, SectionToSummarize] = {}
+        for section in rows:
             if section.text_hash not in cached:
-                misses.setdefault(section.text_hash, (section, title))
-        inputs = [SectionInput(s.text, s.heading, title, s.position) for s, title in misses.values()]
+                misses.setdefault(section.text_hash, section)
+        inputs = [SectionInput(s.text, s.heading, s.article_title, s.position) for s in misses.values()]
         summaries = await enricher.run(enricher.summarize, inputs)
         fresh = {
             text_hash: SummaryIn(summary.summary, summary.backend, summary.model_id, summary.fallback)
             for text_hash, summary in zip(misses, summaries, strict=True)
         }
-        report.fallbacks += await store.save_section_summaries(
-            [section for section, _ in rows], cached=cached, fresh=fresh, model_key=key, now=utcnow(), session=session
+        report.fallbacks += await work.save_section_summaries(
+            rows, cached=cached, fresh=fresh, model_key=key, now=utcnow(), session=session
         )
         report.sections_summarized += len(rows)
         report.cache_hits += len(rows) - len(misses)
@@ -194,25 +193,25 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
     version = enricher.tags_version
     sentences = enricher.settings.summarize.article_sentences
     async with database.sessions.begin() as session:
-        articles = await store.claim_articles_to_tag(version, batch_size, session=session)
+        articles = await work.claim_articles_to_tag(version, batch_size, session=session)
         if not articles:
             return 0
-        summaries = [article_summary([s.summary or "" for s in a.sections], sentences) for a in articles]
+        summaries = [article_summary(a.section_summaries, sentences) for a in articles]
         tags = await enricher.run(enricher.tag, [(a.title, a.text) for a in articles], summaries)
-        now = utcnow()
-        for article, summary, found in zip(articles, summaries, tags, strict=True):
-            store.save_tags(
-                article,
+        found_tags = {
+            article.id: TagsIn(
                 summary=summary,
                 countries=[(c.code, c.score) for c in found.countries],
                 topics=[(t.name, t.score) for t in found.topics],
-                version=version,
                 vector=found.vector.astype(np.float16).tobytes(),
-                model_id=enricher.encoder.model_id,
-                now=now,
                 language=found.language,
                 translated=found.english,
             )
+            for article, summary, found in zip(articles, summaries, tags, strict=True)
+        }
+        await work.save_tags(
+            found_tags, version=version, model_id=enricher.encoder.model_id, now=utcnow(), session=session
+        )
         report.articles_tagged += len(articles)
         return len(articles)
 

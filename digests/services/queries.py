@@ -10,8 +10,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from digests.errors import NotFoundError
-from digests.store import Database
-from digests.store import articles as store
+from digests.store import Database, reader
+from digests.store import search as search_store
 from digests.store.records import ArticleFilter, ArticleRecord
 
 __all__ = ["ArticleRecord", "article_detail", "latest", "rank", "search", "word_score"]
@@ -32,7 +32,7 @@ async def latest(
     """Return the newest ready articles on a topic and/or about a country (in a language), newest first."""
     query = ArticleFilter(guild_id=guild_id, since=since, topic=topic, country=country, language=language)
     async with database.sessions() as session:
-        return await store.latest_articles(query, limit=limit, session=session)
+        return await reader.latest_articles(query, limit=limit, session=session)
 
 
 def word_score(query: str, text: str) -> float:
@@ -83,14 +83,14 @@ async def rank(
     index); best first."""
     async with database.sessions() as session:
         meaning = await _by_meaning(database, session, query_vector, query, limit * 4, candidates)
-        hits = await store.full_text_hits(text_query, query, limit=limit * 8, session=session)
+        hits = await search_store.full_text_hits(text_query, query, limit=limit * 8, session=session)
         ids = list(dict.fromkeys([*meaning, *hits]))
         if not ids:
             return []
-        texts = await store.search_texts(ids, session=session)
+        texts = await search_store.search_texts(ids, session=session)
         scores = {i: 0.75 * meaning.get(i, 0.0) + 0.25 * word_score(text_query, texts.get(i, "")) for i in ids}
         chosen = sorted(ids, key=lambda i: -scores[i])[:limit]
-        records = await store.records_by_id(chosen, session=session)
+        records = await reader.records_by_id(chosen, session=session)
     return [_scored(records[i], scores[i]) for i in chosen if i in records]
 
 
@@ -111,11 +111,11 @@ async def _by_meaning(
     index = database.vectors
     index.follow(database.sessions)  # in the background; until its first read is done, the newest are scanned
     near = index.search(vector, max(wanted * 2, 100)) if index.ready else []
-    allowed = await store.allowed_ids([key for key, _ in near], query, session=session)
+    allowed = await search_store.allowed_ids([key for key, _ in near], query, session=session)
     meaning = {key: similarity for key, similarity in near if key in allowed and similarity >= MIN_SIMILARITY}
     exhausted = bool(near) and near[-1][1] < MIN_SIMILARITY  # nothing similar enough lies beyond these
     if not near or (len(meaning) < wanted // 2 and not exhausted):
-        rows = await store.recent_vectors(query, limit=candidates, session=session)
+        rows = await search_store.recent_vectors(query, limit=candidates, session=session)
         if rows:
             matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float16).reshape(len(rows), -1)
             similarity = matrix.astype(np.float32) @ vector.astype(np.float32)
@@ -132,7 +132,7 @@ def _scored(record: ArticleRecord, score: float) -> ArticleRecord:
 async def article_detail(database: Database, article_id: int, *, guild_id: int | None) -> ArticleRecord:
     """Return an article with all its sections; NotFoundError when it is not visible from ``guild_id``."""
     async with database.sessions() as session:
-        record = await store.article_record(article_id, guild_id=guild_id, session=session)
+        record = await reader.article_record(article_id, guild_id=guild_id, session=session)
     if record is None:
         raise NotFoundError(f"There is no article {article_id} here.")
     return record

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from digests.kinds import Origin, SourceKind, TargetKind
+from digests.kinds import DeliveryStatus, DisabledBy, Origin, SourceKind, TargetKind
 
 GLOBAL_SCOPE = 0
 """The guild id of sources that every server sees (those from ``config/sources.toml``), and of the settings'
@@ -50,6 +52,29 @@ class SourceIn:
     kind: SourceKind
     interval_minutes: float
     enabled: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class SourceRecord:
+    """A stored source with its fetch health, as callers see it."""
+
+    id: int
+    guild_id: int
+    name: str
+    kind: SourceKind
+    location: str
+    interval_minutes: float
+    enabled: bool
+    origin: Origin
+    etag: str | None
+    last_modified: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    next_fetch_at: datetime | None
+    failures: int
+    last_error: str | None
+    disabled_reason: str | None
+    disabled_by: DisabledBy | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -235,3 +260,76 @@ class SubscriptionIn:
     max_items: int = 10
     threads: bool = False
     origin: Origin = Origin.RUNTIME
+
+
+@dataclass(slots=True, frozen=True)
+class DeliveryIn:
+    """A digest to record for one subscription window, before anything is sent."""
+
+    subscription_id: int
+    key: str
+    window_start: datetime
+    window_end: datetime
+    payload: list[dict[str, Any]]
+    status: DeliveryStatus
+    stories: dict[int, int]
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeliveryRecord:
+    """A recorded delivery as the state machine sees it (``digests/services/deliveries.py``)."""
+
+    id: int
+    subscription_id: int
+    key: str
+    window_start: datetime
+    window_end: datetime
+    status: DeliveryStatus
+    payload: list[dict[str, Any]]
+    # How many articles of each story the digest carries.
+    stories: dict[int, int]
+    sent_count: int
+    # The message going out when the process stopped, if any: its outcome is unknown.
+    sending_index: int | None
+    message_ids: tuple[str, ...]
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    last_error: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class SectionToSummarize:
+    """A section claimed for summarizing, with its article's title."""
+
+    id: int
+    article_title: str
+    heading: str | None
+    text: str
+    text_hash: str
+    position: int
+
+
+@dataclass(slots=True, frozen=True)
+class ArticleToTag:
+    """An article claimed for tagging: its text and its sections' summaries, in order."""
+
+    id: int
+    title: str
+    text: str
+    section_summaries: tuple[str, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class TagsIn:
+    """What tagging found for one article: its summary, language (and English title and summary), ranked countries
+    and topics, and its embedding."""
+
+    summary: str
+    countries: Sequence[tuple[str, float]]
+    topics: Sequence[tuple[str, float]]
+    vector: bytes
+    language: str | None = None
+    translated: tuple[str, str] | None = None

@@ -12,19 +12,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from digests.kinds import DisabledBy, Origin, SourceKind
 from digests.store.db import skip_locked
 from digests.store.models import GLOBAL_SCOPE, Source
-from digests.store.records import SourceIn
+from digests.store.records import SourceIn, SourceRecord
 from digests.store.visibility import visible_sources
 
 
-async def list_sources(*, guild_id: int | None = None, session: AsyncSession) -> list[Source]:
+def source_record(row: Source) -> SourceRecord:
+    """Return a source row as the plain record callers hold."""
+    return SourceRecord(
+        id=row.id,
+        guild_id=row.guild_id,
+        name=row.name,
+        kind=row.kind,
+        location=row.location,
+        interval_minutes=row.interval_minutes,
+        enabled=row.enabled,
+        origin=row.origin,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_fetched_at=row.last_fetched_at,
+        last_success_at=row.last_success_at,
+        next_fetch_at=row.next_fetch_at,
+        failures=row.failures,
+        last_error=row.last_error,
+        disabled_reason=row.disabled_reason,
+        disabled_by=row.disabled_by,
+    )
+
+
+async def list_sources(*, guild_id: int | None = None, session: AsyncSession) -> list[SourceRecord]:
     """Return the sources visible from ``guild_id`` (None: the global ones), global first, by name."""
     statement = select(Source).where(visible_sources(guild_id)).order_by(Source.guild_id, Source.name)
-    return list(await session.scalars(statement))
+    return [source_record(row) for row in await session.scalars(statement)]
 
 
-async def server_sources(guild_id: int, *, session: AsyncSession) -> list[Source]:
+async def server_sources(guild_id: int, *, session: AsyncSession) -> list[SourceRecord]:
     """Return a server's own sources, oldest first."""
-    return list(await session.scalars(select(Source).where(Source.guild_id == guild_id).order_by(Source.id)))
+    statement = select(Source).where(Source.guild_id == guild_id).order_by(Source.id)
+    return [source_record(row) for row in await session.scalars(statement)]
 
 
 async def count_server_sources(guild_id: int, *, session: AsyncSession) -> int:
@@ -32,14 +56,15 @@ async def count_server_sources(guild_id: int, *, session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).where(Source.guild_id == guild_id)) or 0
 
 
-async def find_server_source(guild_id: int, location: str, *, session: AsyncSession) -> Source | None:
+async def find_server_source(guild_id: int, location: str, *, session: AsyncSession) -> SourceRecord | None:
     """Return a server's own source at ``location``, if it has one."""
-    return await session.scalar(select(Source).where(Source.guild_id == guild_id, Source.location == location))
+    row = await session.scalar(select(Source).where(Source.guild_id == guild_id, Source.location == location))
+    return source_record(row) if row is not None else None
 
 
 async def add_source(
     *, guild_id: int, name: str, kind: SourceKind, location: str, interval_minutes: float, session: AsyncSession
-) -> Source:
+) -> SourceRecord:
     """Add a source made at run time (a command) and return it with its id."""
     source = Source(
         guild_id=guild_id,
@@ -52,20 +77,23 @@ async def add_source(
     )
     session.add(source)
     await session.flush()
-    return source
+    return source_record(source)
 
 
-async def get_source(source_id: int, *, session: AsyncSession) -> Source | None:
+async def get_source(source_id: int, *, session: AsyncSession) -> SourceRecord | None:
     """Return one source, or None."""
-    return await session.get(Source, source_id)
+    row = await session.get(Source, source_id)
+    return source_record(row) if row is not None else None
 
 
-async def delete_source(source: Source, *, session: AsyncSession) -> None:
+async def delete_source(source_id: int, *, session: AsyncSession) -> None:
     """Delete a source; its articles stay, still visible only where they were."""
-    await session.delete(source)
+    row = await session.get(Source, source_id)
+    if row is not None:
+        await session.delete(row)
 
 
-async def claim_due_sources(now: datetime, *, lease: timedelta, session: AsyncSession) -> list[Source]:
+async def claim_due_sources(now: datetime, *, lease: timedelta, session: AsyncSession) -> list[SourceRecord]:
     """Return the enabled sources whose next fetch is due, and hold them for ``lease``.
 
     Holding means moving their next fetch past the lease: another process polling at the same time
@@ -80,11 +108,16 @@ async def claim_due_sources(now: datetime, *, lease: timedelta, session: AsyncSe
     for source in sources:
         source.next_fetch_at = now + lease
     await session.flush()
-    return sources
+    return [source_record(source) for source in sources]
 
 
-def mark_success(source: Source, now: datetime, *, etag: str | None, last_modified: str | None) -> None:
+async def record_success(
+    source_id: int, now: datetime, *, etag: str | None, last_modified: str | None, session: AsyncSession
+) -> None:
     """Record a good fetch: failures reset, next fetch one interval later."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        return
     source.last_fetched_at = now
     source.last_success_at = now
     source.failures = 0
@@ -97,8 +130,13 @@ def mark_success(source: Source, now: datetime, *, etag: str | None, last_modifi
     source.next_fetch_at = now + timedelta(minutes=source.interval_minutes + jitter)
 
 
-def mark_failure(source: Source, now: datetime, error: str, *, max_backoff_minutes: float, max_failures: int) -> None:
-    """Record a failed fetch: back off exponentially, and disable after too many in a row."""
+async def record_failure(
+    source_id: int, now: datetime, error: str, *, max_backoff_minutes: float, max_failures: int, session: AsyncSession
+) -> SourceRecord | None:
+    """Record a failed fetch: back off exponentially, and disable after too many in a row; return the source now."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        return None
     source.last_fetched_at = now
     source.failures += 1
     source.last_error = error
@@ -108,9 +146,19 @@ def mark_failure(source: Source, now: datetime, error: str, *, max_backoff_minut
         source.enabled = False
         source.disabled_by = DisabledBy.FAILURES
         source.disabled_reason = f"disabled after {source.failures} failures in a row; last: {error}"
+    return source_record(source)
 
 
-def enable(source: Source) -> None:
+async def enable_source(source_id: int, *, session: AsyncSession) -> SourceRecord | None:
+    """Turn a source on again with a clean slate: no failures, fetched at the next collection."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        return None
+    _enable(source)
+    return source_record(source)
+
+
+def _enable(source: Source) -> None:
     """Turn a source on again with a clean slate: no failures, fetched at the next collection."""
     source.enabled = True
     source.disabled_by = None
@@ -120,13 +168,13 @@ def enable(source: Source) -> None:
     source.next_fetch_at = None
 
 
-async def find_sources(name: str, *, guild_id: int, session: AsyncSession) -> list[Source]:
+async def find_sources(name: str, *, guild_id: int, session: AsyncSession) -> list[SourceRecord]:
     """Return a server's own (or, with GLOBAL_SCOPE, the global) sources named ``name``, in any case."""
     statement = select(Source).where(Source.guild_id == guild_id, func.lower(Source.name) == name.strip().lower())
-    return list(await session.scalars(statement))
+    return [source_record(row) for row in await session.scalars(statement)]
 
 
-async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSession) -> list[Source]:
+async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSession) -> list[SourceRecord]:
     """Make the global sources match the sources file, keeping each source's fetch history."""
     rows = await session.scalars(select(Source).where(Source.guild_id == GLOBAL_SCOPE, Source.origin == Origin.CONFIG))
     stored = {source.name: source for source in rows}
@@ -138,14 +186,14 @@ async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSessio
             session.add(source)
         elif source.location != spec.location:
             source.etag = source.last_modified = None  # validators belong to the old location
-            enable(source)  # a new location deserves a fresh try
+            _enable(source)  # a new location deserves a fresh try
         source.kind = spec.kind
         source.location = spec.location
         source.interval_minutes = spec.interval_minutes
         if source.disabled_by is DisabledBy.FAILURES:
             pass  # disabled after failing: it stays off until an admin turns it on again
         elif spec.enabled and not source.enabled:
-            enable(source)
+            _enable(source)
         elif spec.enabled:
             source.enabled = True
         else:
@@ -157,4 +205,4 @@ async def sync_config_sources(specs: Sequence[SourceIn], *, session: AsyncSessio
             source.enabled, source.disabled_by = False, DisabledBy.CONFIG
             source.disabled_reason = "no longer listed in the sources file"
     await session.flush()
-    return result
+    return [source_record(source) for source in result]

@@ -10,9 +10,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from digests.store.articles import source_name
 from digests.store.db import rowcount, skip_locked
 from digests.store.models import Article, Story, StoryDelivery, StoryFollow, StoryMember, StoryMerge
+from digests.store.reader import source_name
 from digests.store.records import CoverageRecord, OpenStoryRecord, StoryRecord, StoryWork
 from digests.store.types import utcnow
 from digests.store.visibility import scopes, visible_articles

@@ -1,20 +1,16 @@
-"""Subscriptions and their deliveries: repository functions that never commit."""
+"""Subscriptions: repository functions that never commit (their deliveries are ``deliveries``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from digests.kinds import DeliveryStatus, Origin
-from digests.store.db import rowcount
-from digests.store.models import GLOBAL_SCOPE, Delivery, Subscription
+from digests.kinds import Origin
+from digests.store.models import GLOBAL_SCOPE, Subscription
 from digests.store.records import SubscriptionIn, SubscriptionRecord
-
-DONE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED)
 
 
 def _locking(statement: Any, session: AsyncSession) -> Any:
@@ -153,97 +149,3 @@ async def delete_server_subscription(
     found = subscription_record(row)
     await session.delete(row)
     return found
-
-
-async def last_delivered_end(subscription_id: int, before: datetime, *, session: AsyncSession) -> datetime | None:
-    """Return the end of the subscription's latest window that was delivered (or had nothing) before ``before``."""
-    return await session.scalar(
-        select(func.max(Delivery.window_end)).where(
-            Delivery.subscription_id == subscription_id, Delivery.status.in_(DONE), Delivery.window_end < before
-        )
-    )
-
-
-async def last_window_end(subscription_id: int, *, session: AsyncSession) -> datetime | None:
-    """Return the end of the subscription's latest recorded window, whatever became of it."""
-    statement = select(func.max(Delivery.window_end)).where(Delivery.subscription_id == subscription_id)
-    return await session.scalar(statement)
-
-
-async def delivery_by_key(key: str, *, session: AsyncSession) -> Delivery | None:
-    """Return the delivery recorded under ``key``, or None."""
-    return await session.scalar(select(Delivery).where(Delivery.key == key))
-
-
-async def get_delivery(delivery_id: int, *, session: AsyncSession) -> Delivery | None:
-    """Return one delivery, or None."""
-    return await session.get(Delivery, delivery_id)
-
-
-async def add_delivery(delivery: Delivery, *, session: AsyncSession) -> Delivery:
-    """Record a delivery and return it with its id."""
-    session.add(delivery)
-    await session.flush()
-    return delivery
-
-
-def _claimable(now: datetime, claimant: str) -> ColumnElement[bool]:
-    return or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now, Delivery.claimed_by == claimant)
-
-
-async def pending_delivery_ids(
-    now: datetime, claimant: str, *, due_only: bool = False, session: AsyncSession
-) -> Sequence[int]:
-    """Return the ids of pending deliveries ``claimant`` may take, in the order they were recorded.
-
-    With ``due_only``, only those nobody holds whose next round is due (or that were never tried,
-    their recorder having died): what a retry job picks up.
-    """
-    statement = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING).order_by(Delivery.id)
-    if due_only:
-        statement = statement.where(
-            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-        )
-    else:
-        statement = statement.where(_claimable(now, claimant))
-    return list(await session.scalars(statement))
-
-
-async def claim_delivery(
-    delivery_id: int, claimant: str, *, now: datetime, until: datetime, session: AsyncSession
-) -> Delivery | None:
-    """Take a pending delivery for ``claimant`` until ``until``; None when it is done or another holds it."""
-    statement = _locking(select(Delivery).where(Delivery.id == delivery_id), session)
-    delivery: Delivery | None = await session.scalar(statement)
-    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
-        return None
-    if delivery.claimed_until is not None and delivery.claimed_until >= now and delivery.claimed_by != claimant:
-        return None
-    delivery.claimed_by, delivery.claimed_until = claimant, until
-    return delivery
-
-
-async def release_claims(claimant: str, *, session: AsyncSession) -> int:
-    """Let go of every pending delivery ``claimant`` holds (it is stopping); return how many."""
-    statement = (
-        update(Delivery)
-        .where(Delivery.claimed_by == claimant, Delivery.status == DeliveryStatus.PENDING)
-        .values(claimed_by=None, claimed_until=None)
-    )
-    result = await session.execute(statement)
-    return rowcount(result)
-
-
-async def pending_before(
-    subscription_id: int, window_end: datetime, *, now: datetime, session: AsyncSession
-) -> list[Delivery]:
-    """Return the subscription's pending deliveries for windows that ended before ``window_end``, except
-    those a process is sending right now (a digest is never cut off half-way)."""
-    statement = select(Delivery).where(
-        Delivery.subscription_id == subscription_id,
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.window_end < window_end,
-        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-    )
-    return list(await session.scalars(statement))
