@@ -31,7 +31,7 @@ from digests.collect.identity import canonical_url
 from digests.compose import DigestFilters
 from digests.services.collection import ingest
 from digests.services.digests import digest_now
-from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.enrichment import Enricher, enrich_pending
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Article
@@ -68,7 +68,7 @@ async def run() -> dict[str, Any]:
                         update(Article).where(Article.id == article_id).values(published_at=published + shift)
                     )
         enricher = Enricher(settings)
-        await summarize_pending(database=database, enricher=enricher, batch_size=128)
+        await enrich_pending(database=database, enricher=enricher, batch_size=128)
         enricher.close()
         async with database.sessions.begin() as session:  # each article ready when it was published
             await session.execute(

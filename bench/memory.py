@@ -30,7 +30,7 @@ async def run(count: int = 300) -> dict:
     steps["imports"] = _rss_mb()
     from bench.corpus import write_article_folder
     from digests.services.collection import ingest
-    from digests.services.enrichment import Enricher, summarize_pending
+    from digests.services.enrichment import Enricher, enrich_pending
     from digests.settings import Settings
     from digests.store.db import Database
     from digests.tagging.language import detect_language
@@ -52,7 +52,7 @@ async def run(count: int = 300) -> dict:
         steps["country tagger"] = _rss_mb()
         write_article_folder(root / "articles", count)
         await ingest([str(root / "articles")], database=database, settings=settings)
-        report = await summarize_pending(database=database, enricher=enricher, batch_size=64)
+        report = await enrich_pending(database=database, enricher=enricher, batch_size=64)
         steps[f"summarize-pending, {report.articles_tagged} articles"] = _rss_mb()
         enricher.close()
         await database.dispose()

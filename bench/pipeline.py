@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.common import in_child, peak_rss_mb
 from bench.corpus import write_article_folder
 from digests.services.collection import ingest
-from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.enrichment import Enricher, enrich_pending
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.text import sentences_of
@@ -42,7 +42,7 @@ async def run(count: int, *, int8: bool, runtime: str, yardstick: bool = True) -
         started = time.perf_counter()
         ingested = await ingest([str(root / "articles")], database=database, settings=settings)
         ingest_seconds = time.perf_counter() - started
-        report = await summarize_pending(database=database, enricher=enricher, batch_size=128)
+        report = await enrich_pending(database=database, enricher=enricher, batch_size=128)
         total = time.perf_counter() - started
         async with database.sessions() as session:
             from sqlalchemy import text

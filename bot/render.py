@@ -7,7 +7,7 @@ from typing import Any
 import discord
 
 from digests.render.discord import COLOR, DESCRIPTION, FIELD_VALUE, TITLE
-from digests.render.safe import safe
+from digests.render.safe import linked, safe, web_url
 from digests.services.queries import ArticleRecord
 from digests.services.stories import CoverageRecord, StoryRecord
 from digests.tagging.countries import country_name
@@ -30,12 +30,11 @@ def language_note(brief: ArticleRecord) -> str:
 
 def brief_line(brief: ArticleRecord) -> str:
     """Return one result as a line: linked title, source, countries, language if not English, and when."""
-    title = safe(brief.title_translated or brief.title)
-    linked = f"[{cut(title, 200)}]({brief.url})" if brief.url and brief.url.startswith("http") else cut(title, 200)
+    title = linked(cut(safe(brief.title_translated or brief.title), 200), brief.url)
     when = f" · <t:{int(brief.when.timestamp())}:R>" if brief.when else ""
     where = f" · {', '.join(brief.countries[:3])}" if brief.countries else ""
     summary = cut(safe(brief.summary_translated or brief.summary), 300)
-    return f"**{brief.id}.** {linked}\n{safe(brief.source)}{where}{language_note(brief)}{when}\n{summary}"
+    return f"**{brief.id}.** {title}\n{safe(brief.source)}{where}{language_note(brief)}{when}\n{summary}"
 
 
 def results_embed(title: str, briefs: list[ArticleRecord], *, page: int, pages: int, total: int) -> discord.Embed:
@@ -50,8 +49,7 @@ def results_embed(title: str, briefs: list[ArticleRecord], *, page: int, pages: 
 def article_embed(brief: ArticleRecord) -> discord.Embed:
     """Return every section summary of one article."""
     embed = discord.Embed(title=cut(safe(brief.title), TITLE), color=COLOR)
-    if brief.url and brief.url.startswith("http"):
-        embed.url = brief.url
+    embed.url = web_url(brief.url)
     for section in brief.sections[:25]:
         summary = section.summary or section.text
         embed.add_field(
@@ -75,9 +73,8 @@ def story_embed(story: StoryRecord, *, page: int, page_size: int) -> discord.Emb
     pages = max((len(story.coverage) + page_size - 1) // page_size, 1)
     lines = []
     for article in story.coverage[page * page_size : (page + 1) * page_size]:
-        title = cut(safe(article.title), 120)
-        linked = f"[{title}]({article.url})" if article.url and article.url.startswith("http") else title
-        lines.append(f"**{safe(article.source)}** · {linked} · <t:{int(article.joined_at.timestamp())}:R>")
+        title = linked(cut(safe(article.title), 120), article.url)
+        lines.append(f"**{safe(article.source)}** · {title} · <t:{int(article.joined_at.timestamp())}:R>")
     embed.add_field(
         name=f"Reported by {len(outlets)} outlet(s)", value=cut("\n".join(lines) or "…", FIELD_VALUE), inline=False
     )
@@ -92,9 +89,7 @@ def follow_update_embed(story: StoryRecord, new: tuple[CoverageRecord, ...]) -> 
     embed = discord.Embed(title=cut(f"Update: {safe(story.title)}", TITLE), color=COLOR)
     lines = []
     for article in new[:10]:
-        title = cut(safe(article.title), 150)
-        linked = f"[{title}]({article.url})" if article.url and article.url.startswith("http") else title
-        lines.append(f"**{safe(article.source)}** · {linked}")
+        lines.append(f"**{safe(article.source)}** · {linked(cut(safe(article.title), 150), article.url)}")
     if len(new) > 10:
         lines.append(f"…and {len(new) - 10} more")
     embed.description = cut("\n".join(lines), DESCRIPTION)

@@ -45,17 +45,66 @@ class SitrepView(discord.ui.View):
         await handle_error(interaction, error, where=f"Button {label!r}")
 
 
-class _PageButton(discord.ui.Button["ResultsPaginator"]):
-    def __init__(self, label: str, step: int, *, disabled: bool) -> None:
-        custom_id = f"sitrep:{label.casefold()}"
+class _PageButton(discord.ui.Button["PagedView"]):
+    """Previous or Next: turns its view's page by ``step``."""
+
+    def __init__(self, label: str, step: int, *, custom_id: str, disabled: bool) -> None:
         super().__init__(
             label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=custom_id, row=0
         )
         self.step = step
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
-        await self.view.turn(interaction, self.step)
+        if self.view is not None:
+            await self.view.turn(interaction, self.step)
+
+
+class PagedView(SitrepView):
+    """Items shown a page at a time, with Previous and Next buttons that only the member who asked can press.
+
+    A subclass says how a page looks (``embed``), what else a page carries (``page_items``) and the custom ids of
+    its page buttons (``page_ids``).
+    """
+
+    page_ids: tuple[str, str] = ("sitrep:previous", "sitrep:next")
+
+    def __init__(self, *, owner_id: int, count: int, page_size: int, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id, self.page_size, self.page = owner_id, page_size, 0
+        self.pages = max((count + page_size - 1) // page_size, 1)
+
+    @property
+    def shown(self) -> slice:
+        """The current page's items, as a slice of all of them."""
+        return slice(self.page * self.page_size, (self.page + 1) * self.page_size)
+
+    def embed(self) -> discord.Embed:
+        """Return the current page."""
+        raise NotImplementedError
+
+    def page_items(self) -> list[discord.ui.Item[Any]]:
+        """Return the buttons the current page carries besides Previous and Next."""
+        return []
+
+    def rebuild(self) -> None:
+        """Lay out the buttons for the current page."""
+        self.clear_items()
+        self.add_item(_PageButton("Previous", -1, custom_id=self.page_ids[0], disabled=self.page == 0))
+        self.add_item(_PageButton("Next", 1, custom_id=self.page_ids[1], disabled=self.page >= self.pages - 1))
+        for item in self.page_items():
+            self.add_item(item)
+
+    async def turn(self, interaction: discord.Interaction, step: int) -> None:
+        """Show the previous (-1) or next (1) page, for the member who asked (no one else)."""
+        if interaction.user.id != self.owner_id:
+            await reply(interaction, NOT_YOURS)
+            return
+        self.page = min(max(self.page + step, 0), self.pages - 1)
+        self.rebuild()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+
+NOT_YOURS = "These buttons belong to someone else's search."
 
 
 class _ReadButton(discord.ui.Button["ResultsPaginator"]):
@@ -73,52 +122,31 @@ class _ReadButton(discord.ui.Button["ResultsPaginator"]):
         await self.view.read(interaction, self.article_id)
 
 
-class ResultsPaginator(SitrepView):
+class ResultsPaginator(PagedView):
     """Shows results a page at a time, with a Read button per result on the page."""
 
     def __init__(
         self, *, owner_id: int, title: str, briefs: list[ArticleRecord], page_size: int, load: Loader, timeout: float
     ) -> None:
-        super().__init__(timeout=timeout)
-        self.owner_id = owner_id
-        self.title = title
-        self.briefs = briefs
-        self.page_size = page_size
-        self.load = load
-        self.page = 0
-        self._rebuild()
-
-    @property
-    def pages(self) -> int:
-        """Count the pages."""
-        return max((len(self.briefs) + self.page_size - 1) // self.page_size, 1)
+        super().__init__(owner_id=owner_id, count=len(briefs), page_size=page_size, timeout=timeout)
+        self.title, self.briefs, self.load = title, briefs, load
+        self.rebuild()
 
     def embed(self) -> discord.Embed:
         """Return the current page."""
-        start = self.page * self.page_size
-        chunk = self.briefs[start : start + self.page_size]
+        chunk = self.briefs[self.shown]
         return results_embed(self.title, chunk, page=self.page, pages=self.pages, total=len(self.briefs))
 
-    def _rebuild(self) -> None:
-        self.clear_items()
-        self.add_item(_PageButton("Previous", -1, disabled=self.page == 0))
-        self.add_item(_PageButton("Next", 1, disabled=self.page >= self.pages - 1))
-        start = self.page * self.page_size
-        for brief in self.briefs[start : start + self.page_size]:
-            self.add_item(_ReadButton(brief.id))
+    def page_items(self) -> list[discord.ui.Item[Any]]:
+        """A Read button for each result on the page."""
+        return [_ReadButton(brief.id) for brief in self.briefs[self.shown]]
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Let only the person who ran the command press the buttons."""
+        """Let only the person who ran the command press the buttons (Read too)."""
         if interaction.user.id != self.owner_id:
-            await interaction.response.send_message("These buttons belong to someone else's search.", ephemeral=True)
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
             return False
         return True
-
-    async def turn(self, interaction: discord.Interaction, step: int) -> None:
-        """Show the previous (-1) or next (1) page."""
-        self.page = min(max(self.page + step, 0), self.pages - 1)
-        self._rebuild()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
 
     async def read(self, interaction: discord.Interaction, article_id: int) -> None:
         """Show one article's sections privately."""

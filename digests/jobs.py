@@ -19,7 +19,7 @@ from digests.services.admin import announce_alive
 from digests.services.collection import collect_due_sources
 from digests.services.deliveries import SenderFactory, deliver, retry_due
 from digests.services.digests import enabled_subscriptions, get_subscription
-from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.enrichment import Enricher, enrich_pending
 from digests.services.stories import FollowUpdate, follow_updates
 from digests.settings import Settings
 from digests.store import Database
@@ -73,13 +73,13 @@ async def collect_and_enrich(
                 await notify(source.disabled)
         if models is not None:
             with console.status("Summarizing and tagging…", spinner="dots"):
-                await summarize_pending(database=database, enricher=models)
+                await enrich_pending(database=database, enricher=models)
 
 
 async def enrich(*, database: Database, models: Enricher) -> None:
     """Summarize and tag whatever waits (the enrich role without the collect role); logs rather than raises."""
     with _logged("Enrichment"):
-        await summarize_pending(database=database, enricher=models)
+        await enrich_pending(database=database, enricher=models)
 
 
 @contextlib.contextmanager

@@ -241,3 +241,12 @@ def test_stories_lists_a_whole_window_for_an_audit(runner: CliRunner, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+
+
+def test_error_lines_print_brackets_as_they_are(runner: CliRunner, tmp_path: Path) -> None:
+    # A refusal quotes what it refused; square brackets in it are text, not console markup to swallow.
+    result = runner.invoke(
+        app, ["--database-url", f"sqlite:///{tmp_path / 'b.db'}", "digest", "--topic", "[bold]wars[/bold] [[source]]"]
+    )
+    assert result.exit_code == 2
+    assert "Unknown topic '[bold]wars[/bold] [[source]]'" in " ".join(result.stderr.split())

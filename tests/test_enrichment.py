@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from digests.inference import SentenceEncoder
 from digests.services.collection import ingest
-from digests.services.enrichment import Enricher, summarize_pending
+from digests.services.enrichment import Enricher, enrich_pending
 from digests.store.db import Database
 from digests.store.models import Article, CachedSummary, Section
 from tests.conftest import REPO, SAMPLES, make_settings
@@ -37,7 +37,7 @@ async def test_summarize_and_tag_pending(database: Database, encoder: SentenceEn
     enricher = Enricher(settings, encoder=encoder)
     try:
         seen: list[tuple[int, int]] = []
-        report = await summarize_pending(
+        report = await enrich_pending(
             database=database, enricher=enricher, batch_size=5, progress=lambda *step: seen.append(step)
         )
         assert len(seen) > 2  # told after every batch, not only at the end
@@ -63,7 +63,7 @@ async def test_summarize_and_tag_pending(database: Database, encoder: SentenceEn
         assert japan.summary.count(". ") <= 2
 
         # A second run has nothing to do.
-        again = await summarize_pending(database=database, enricher=enricher)
+        again = await enrich_pending(database=database, enricher=enricher)
         assert (again.sections_summarized, again.articles_tagged) == (0, 0)
 
         # An edited article: only its changed section is summarized again; the rest come from the cache.
@@ -71,7 +71,7 @@ async def test_summarize_and_tag_pending(database: Database, encoder: SentenceEn
         path.write_text(path.read_text() + "\nA late paragraph adds that the first new plant opens in March.\n")
         updated = await ingest([str(folder)], database=database, settings=settings)
         assert updated.updated == 1
-        third = await summarize_pending(database=database, enricher=enricher)
+        third = await enrich_pending(database=database, enricher=enricher)
         assert third.articles_tagged == 1
         async with database.sessions() as session:
             cached = len((await session.scalars(select(CachedSummary))).all())
@@ -88,14 +88,14 @@ async def test_taxonomy_change_retags_everything(sqlite_database: Database, enco
     settings = make_settings(sqlite_database.url, tagging={"topics_file": str(topics_file)})
     await ingest([str(SAMPLES / "articles")], database=sqlite_database, settings=settings)
     enricher = Enricher(settings, encoder=encoder)
-    await summarize_pending(database=sqlite_database, enricher=enricher)
+    await enrich_pending(database=sqlite_database, enricher=enricher)
     topics_file.write_text(
         '[[topic]]\nname = "geothermal"\ndescription = "Heat from the earth turned into power."\n'
         'keywords = ["geothermal", "Olkaria"]\n'
     )
     os.utime(topics_file, ns=(1, time.time_ns() + 10**9))  # a later modification time, as an edit gives
     try:  # the same running enricher notices the edited file
-        report = await summarize_pending(database=sqlite_database, enricher=enricher)
+        report = await enrich_pending(database=sqlite_database, enricher=enricher)
     finally:
         enricher.close()
     assert (report.articles_tagged, report.sections_summarized) == (5, 0)

@@ -15,7 +15,7 @@ from digests.render.text import markdown
 from digests.services import queries
 from digests.services.collection import ingest
 from digests.services.digests import digest_now
-from digests.services.enrichment import Enricher, EnrichReport, summarize_pending
+from digests.services.enrichment import Enricher, EnrichReport, enrich_pending
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Article
@@ -82,7 +82,7 @@ async def _enrich(
     await ingest([str(_write(folder, articles))], database=database, settings=settings)
     enricher = Enricher(settings, encoder=encoder)
     try:
-        return await summarize_pending(database=database, enricher=enricher)
+        return await enrich_pending(database=database, enricher=enricher)
     finally:
         enricher.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +148,23 @@ def test_footers_are_plain_text_without_escapes() -> None:
     footer = message["embeds"][1]["footer"]["text"]
     assert footer.startswith("Reuters_World *Wire* | Japan")  # Discord does not render Markdown in footers
     assert "\\" not in footer
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://n.example/a(b)", "[T](<https://n.example/a(b)>)"),
+        ("http://n.example/x", "[T](<http://n.example/x>)"),
+        ("javascript:alert(1)", "T"),
+        ("file:///etc/passwd", "T"),
+        ("https://n.example/a> [x](https://evil.example", "T"),
+        ("https://n.example/a\nb", "T"),
+        ("https:///no-host", "T"),
+        ("https://n.example/" + "a" * 2100, "T"),
+        (None, "T"),
+    ],
+)
+def test_links_only_to_web_addresses_that_cannot_break_the_markdown(url: str | None, expected: str) -> None:
+    from digests.render.safe import linked
+
+    assert linked("T", url) == expected

@@ -133,7 +133,8 @@ async def test_failures_back_off_and_then_disable(database: Database) -> None:
             failed = await source_repo.record_failure(
                 source.id, now, "answered HTTP 500", max_backoff_minutes=60, max_failures=3, session=session
             )
-            assert failed is not None and failed.next_fetch_at is not None
+            assert failed is not None
+            assert failed.next_fetch_at is not None
             delays.append((failed.next_fetch_at - now).total_seconds() / 60)
         assert delays == [20, 40, 60]  # base times 2^failures, capped at an hour
         assert not failed.enabled

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
-from digests.render.safe import no_pings, safe
+from digests.render.safe import linked, no_pings, safe, web_url
 from digests.tagging.countries import country_name
 from digests.tagging.language import language_name
 from digests.text import cut
@@ -30,10 +30,6 @@ def embed_size(embed: dict[str, Any]) -> int:
     size = len(embed.get("title", "")) + len(embed.get("description", ""))
     size += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
     return size + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
-
-
-def _web_url(url: str | None) -> str | None:
-    return url if url and url.startswith(("http://", "https://")) and len(url) <= 2048 else None
 
 
 def window_line(digest: Digest) -> str:
@@ -100,9 +96,7 @@ def coverage_lines(item: DigestItem, limit: int = 5) -> list[str]:
     """Return one line per outlet's article (linked where it has a web address), at most ``limit`` and a count."""
     lines = []
     for article in item.articles[:limit]:
-        url = _web_url(article.url)
-        title = cut(safe(article.title), 80)
-        lines.append(f"[{safe(article.source)}](<{url}>): {title}" if url else f"{safe(article.source)}: {title}")
+        lines.append(f"{linked(safe(article.source), article.url)}: {cut(safe(article.title), 80)}")
     if len(item.articles) > limit:
         lines.append(f"…and {len(item.articles) - limit} more")
     return lines
@@ -171,7 +165,7 @@ def _article(item: DigestItem, topic: str) -> dict[str, Any]:
     }
     if not fields and item.summary:
         embed["description"] = cut(safe(item.summary), DESCRIPTION)
-    url = _web_url(item.url)
+    url = web_url(item.url)
     if url:
         embed["url"] = url
     stamp = _timestamp(item)

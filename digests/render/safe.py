@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from digests.text import ZERO_WIDTH
+
+MAX_URL = 2048
+_UNSAFE_IN_URL = re.compile(r"[\s<>\x00-\x1f\x7f]")
 
 _MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#|/)(\w)")
@@ -27,3 +31,21 @@ def escape_markdown(text: str) -> str:
 def safe(text: str) -> str:
     """Return article text that can neither ping anyone nor break a message's formatting."""
     return no_pings(escape_markdown(text))
+
+
+def web_url(url: str | None) -> str | None:
+    """Return ``url`` when it is a web address Discord can link to (http or https, a host, no spaces, control
+    characters or angle brackets, at most 2,048 characters), else None."""
+    if not url or len(url) > MAX_URL or _UNSAFE_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def linked(text: str, url: str | None) -> str:
+    """Return already-safe ``text`` as a Markdown link to ``url``, or as it is when ``url`` is not a web address."""
+    address = web_url(url)
+    return f"[{text}](<{address}>)" if address else text

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
 from digests.render.discord import empty_line, footer_text, heading_title, more_line, window_line
-from digests.render.safe import escape_markdown, no_pings
+from digests.render.safe import escape_markdown, linked, no_pings
 
 
 def _when(item: DigestItem, zone: ZoneInfo) -> str:
@@ -24,7 +24,7 @@ def markdown(digest: Digest) -> str:
         lines += [f"## {escape_markdown(group.topic)}", ""]
         for item in group.items:
             title = no_pings(escape_markdown(item.title))
-            lines.append(f"### [{title}](<{item.url}>)" if item.url else f"### {title}")
+            lines.append(f"### {linked(title, item.url)}")
             update = "**Update** · " if item.update else ""
             lines += [f"{update}*{no_pings(escape_markdown(footer_text(item)))} · {_when(item, zone)}*", ""]
             for line in item.new_lines:
@@ -37,7 +37,7 @@ def markdown(digest: Digest) -> str:
             if len(item.articles) > 1:
                 for article in item.articles:
                     name = no_pings(escape_markdown(f"{article.source}: {article.title}"))
-                    lines.append(f"- [{name}](<{article.url}>)" if article.url else f"- {name}")
+                    lines.append(f"- {linked(name, article.url)}")
                 lines.append("")
     more = more_line(digest)
     if more:
@@ -87,7 +87,7 @@ def stories_text(stories: list[dict[str, Any]], *, markdown: bool) -> str:
                 lines += [no_pings(escape_markdown(story["summary"])), ""]
             for article in story["articles"]:
                 name = no_pings(escape_markdown(f"{article['source']}: {article['title']}"))
-                lines.append(f"- [{name}](<{article['url']}>)" if article["url"] else f"- {name}")
+                lines.append(f"- {linked(name, article['url'])}")
         else:
             lines += [f"[{story['id']}] {story['title']}", f"  {len(outlets)} outlet(s): {', '.join(outlets)}"]
             lines.append(f"  {times}")

@@ -220,10 +220,11 @@ Progress = Callable[[int, int], None]
 """Told (work done, work known) after every batch: sections summarized plus articles tagged."""
 
 
-async def summarize_pending(
+async def enrich_pending(
     *, database: Database, enricher: Enricher, batch_size: int = 64, progress: Progress | None = None
 ) -> EnrichReport:
-    """Summarize every section that needs it, then summarize and tag every article that needs it."""
+    """Enrich what is stored: summarize every section that needs it, then summarize and tag every article that
+    needs it, then place the newly ready articles in stories."""
     started = time.perf_counter()
     report = EnrichReport()
     async with database.sessions() as session:

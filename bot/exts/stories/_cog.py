@@ -15,7 +15,7 @@ from bot.exts.common import Name, bot_of
 from bot.render import story_embed
 from bot.sender import DirectMessenger
 from bot.tree import reply
-from bot.views import FollowButton, SitrepView, follow_story
+from bot.views import FollowButton, PagedView, follow_story
 from digests.errors import NotFoundError
 from digests.services import stories as service
 from digests.services.stories import StoryRecord
@@ -61,48 +61,23 @@ async def following_autocomplete(interaction: discord.Interaction, current: str)
     ][:25]
 
 
-class _PageButton(discord.ui.Button["StoryView"]):
-    """Previous or Next: turns the story view's page by ``step``."""
-
-    def __init__(self, label: str, step: int, *, disabled: bool) -> None:
-        super().__init__(
-            label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=f"sitrep:story:{step}"
-        )
-        self.step = step
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        if self.view is not None:
-            await self.view.turn(interaction, self.step)
-
-
-class StoryView(SitrepView):
+class StoryView(PagedView):
     """A story's coverage a page at a time, with a Follow button."""
 
+    page_ids = ("sitrep:story:-1", "sitrep:story:1")
+
     def __init__(self, story: StoryRecord, *, owner_id: int, page_size: int, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self.story, self.owner_id, self.page_size, self.page = story, owner_id, page_size, 0
-        self.pages = max((len(story.coverage) + page_size - 1) // page_size, 1)
-        self._rebuild()
+        super().__init__(owner_id=owner_id, count=len(story.coverage), page_size=page_size, timeout=timeout)
+        self.story = story
+        self.rebuild()
 
     def embed(self) -> discord.Embed:
         """Return the current page."""
         return story_embed(self.story, page=self.page, page_size=self.page_size)
 
-    def _rebuild(self) -> None:
-        self.clear_items()
-        for label, step in (("Previous", -1), ("Next", 1)):
-            disabled = self.page == 0 if step < 0 else self.page >= self.pages - 1
-            self.add_item(_PageButton(label, step, disabled=disabled))
-        self.add_item(FollowButton(self.story.id))
-
-    async def turn(self, interaction: discord.Interaction, step: int) -> None:
-        """Turn the page for the member who asked for the story (no one else)."""
-        if interaction.user.id != self.owner_id:
-            await reply(interaction, "These buttons belong to someone else's search.")
-            return
-        self.page = min(max(self.page + step, 0), self.pages - 1)
-        self._rebuild()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
+    def page_items(self) -> list[discord.ui.Item[Any]]:
+        """Follow, which anyone may press."""
+        return [FollowButton(self.story.id)]
 
     def expires(self, item: discord.ui.Item[Any]) -> bool:
         """Paging stops with the view; Follow keeps working."""

@@ -1,131 +1,33 @@
-"""The ``sitrep`` command line: another front door over the same services."""
+"""The ``sitrep`` commands: another front door over the same services."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import logging
-import os
 import sys
-import tempfile
-from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
 
+from digests.cli.base import (
+    app,
+    console,
+    errors,
+    fail,
+    run_with_resources,
+    settings_of,
+    sources_app,
+    stories_app,
+    usage_error,
+)
+from digests.cli.output import print_report, print_sources, print_status
+from digests.cli.streams import stream_command
 from digests.errors import SitrepError
-from digests.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from digests.app import Resources
-
-T = TypeVar("T")
-
-app = typer.Typer(
-    help="Sitrep: news feeds in, briefing digests out.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-sources_app = typer.Typer(help="Inspect the sources Sitrep collects from.", no_args_is_help=True)
-app.add_typer(sources_app, name="sources")
-stories_app = typer.Typer(
-    help="Stories: one event's articles from every outlet. Without a command, list recent stories.",
-    invoke_without_command=True,
-)
-app.add_typer(stories_app, name="stories")
-
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings: Settings = ctx.find_root().obj["settings"]
-    return settings
-
-
-@app.callback()
-def main_options(
-    ctx: typer.Context,
-    database_url: Annotated[
-        str | None,
-        typer.Option("--database-url", envvar="SITREP_DATABASE_URL", help="SQLAlchemy URL of the database."),
-    ] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
-) -> None:
-    """Sitrep: news feeds in, briefing digests out."""
-    try:
-        settings = get_settings(database_url=database_url, log_level=log_level)
-    except Exception as error:
-        errors.print(f"[red]Settings could not be read:[/] {error}")
-        raise typer.Exit(2) from error
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=errors, show_path=False, rich_tracebacks=True)],
-        force=True,
-    )
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "aiosqlite", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    ctx.obj = {"settings": settings}
-
-
-def run_with_resources(settings: Settings, work: Callable[[Resources], Awaitable[T]]) -> T:
-    """Open the resources (applying migrations), run ``work`` with them, and close them; errors exit 1."""
-
-    from digests.app import Resources  # the app's imports are heavy; `sitrep --help` does not need them
-
-    async def runner() -> T:
-        resources = await Resources.open(settings)
-        try:
-            return await work(resources)
-        finally:
-            await resources.close()
-
-    try:
-        return asyncio.run(runner())
-    except SitrepError as error:
-        errors.print(f"[red]Error:[/] {error}")
-        raise typer.Exit(1) from error
-
-
-def _print_report(report: Any, *, as_json: bool, title: str) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
-        return
-    table = Table(title=title, title_justify="left")
-    for column in ("source", "new", "updated", "unchanged", "from elsewhere", "errors"):
-        table.add_column(column, justify="left" if column == "source" else "right")
-    for source in report.sources:
-        state = " (not modified)" if source.not_modified else ""
-        table.add_row(
-            f"{source.source}{state}",
-            str(source.new),
-            str(source.updated),
-            str(source.unchanged),
-            str(source.duplicates),
-            str(len(source.errors)),
-        )
-    table.add_section()
-    totals = (report.new, report.updated, report.unchanged, report.duplicates, len(report.errors))
-    table.add_row("total", *map(str, totals))
-    console.print(table)
-    for source in report.sources:
-        for warning in source.warnings:
-            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
-        for error in source.errors:
-            console.print(f"[red]error:[/] {error}", highlight=False)
-    seen = report.new + report.updated + report.unchanged + report.duplicates
-    rate = seen / report.seconds if report.seconds else 0.0
-    console.print(f"{report.seconds:.2f} s, {rate:.1f} articles/s", style="dim")
 
 
 @app.command()
@@ -141,13 +43,13 @@ def ingest(
     """Ingest files, folders and URLs once, and report what was new, updated and unchanged."""
     from digests.services.collection import ingest as ingest_targets
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if full_text is not None:
         settings = settings.model_copy(
             update={"collect": settings.collect.model_copy(update={"fetch_full_text": full_text})}
         )
     report = run_with_resources(settings, lambda r: ingest_targets(targets, database=r.database, settings=settings))
-    _print_report(report, as_json=as_json, title="Ingested")
+    print_report(report, as_json=as_json, title="Ingested")
 
 
 @app.command()
@@ -158,14 +60,14 @@ def collect(
     """Poll every source that is due once, after syncing the sources file into the database."""
     from digests.services.collection import collect_due_sources, sync_sources
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
 
     async def work(resources: Resources) -> Any:
         await sync_sources(database=resources.database, settings=settings)
         return await collect_due_sources(database=resources.database, settings=settings)
 
     report = run_with_resources(settings, work)
-    _print_report(report, as_json=as_json, title="Collected")
+    print_report(report, as_json=as_json, title="Collected")
 
 
 @sources_app.command("list")
@@ -176,37 +78,9 @@ def sources_list(
     """Show each source with its kind, last fetch, failures and state."""
     from digests.services.collection import list_sources
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     sources = run_with_resources(settings, lambda r: list_sources(database=r.database, settings=settings))
-    if as_json:
-        rows = [
-            {
-                "name": s.name,
-                "kind": s.kind,
-                "location": s.location,
-                "interval_minutes": s.interval_minutes,
-                "enabled": s.enabled,
-                "last_fetched_at": s.last_fetched_at.isoformat() if s.last_fetched_at else None,
-                "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
-                "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
-                "failures": s.failures,
-                "last_error": s.last_error,
-                "disabled_reason": s.disabled_reason,
-            }
-            for s in sources
-        ]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
-        return
-    table = Table(title="Sources", title_justify="left")
-    for column in ("name", "kind", "every", "last fetch", "failures", "state"):
-        table.add_column(column)
-    for s in sources:
-        state = "enabled" if s.enabled else f"disabled: {s.disabled_reason or 'by configuration'}"
-        if s.enabled and s.last_error:
-            state = f"failing: {s.last_error}"
-        fetched = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
-        table.add_row(s.name, s.kind, f"{s.interval_minutes:g} min", fetched, str(s.failures), state)
-    console.print(table)
+    print_sources(sources, as_json=as_json)
 
 
 @sources_app.command("enable")
@@ -216,7 +90,7 @@ def sources_enable(
     """Turn a source on again after it was disabled for failing; it is fetched at the next collection."""
     from digests.services.collection import enable_source
 
-    source = run_with_resources(_settings(ctx), lambda r: enable_source(name, database=r.database))
+    source = run_with_resources(settings_of(ctx), lambda r: enable_source(name, database=r.database))
     console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
 
 
@@ -249,7 +123,7 @@ def stories(
     from digests.schedule import parse_since
     from digests.services import stories as service
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         start = parse_since(since, datetime.now(UTC))
     except SitrepError as error:
@@ -278,7 +152,7 @@ def stories_rebuild(
     from digests.schedule import parse_since
     from digests.services import stories as service
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         start = parse_since(since, datetime.now(UTC))
     except SitrepError as error:
@@ -295,90 +169,6 @@ def stories_rebuild(
     )
 
 
-def usage_error(message: str) -> typer.Exit:
-    """Print a usage error as one line and return the exit (code 2) to raise."""
-    errors.print(f"[red]Error:[/] {message}", highlight=False)
-    return typer.Exit(2)
-
-
-def _check_paths(in_path: str, out_path: str) -> None:
-    """Refuse, before any work, an input that is missing or an output that cannot be written or is the input."""
-    if in_path != "-" and not Path(in_path).is_file():
-        raise usage_error(f"{in_path}: no such file")
-    if out_path == "-":
-        return
-    out = Path(out_path)
-    if not out.parent.is_dir():
-        raise usage_error(f"{out_path}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise usage_error(f"{out_path}: is a folder; name a file")
-    if in_path != "-" and out.exists() and os.path.samefile(in_path, out):
-        raise usage_error(f"--out {out_path} is the input file; write the output somewhere else")
-
-
-@contextlib.contextmanager
-def _output(path: str) -> Iterator[IO[str]]:
-    """Write to a temporary file beside ``path`` and put it in place only when everything went well."""
-    if path == "-":
-        yield sys.stdout
-        return
-    target = Path(path)
-    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as sink:
-            yield sink
-        os.replace(scratch, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(scratch)
-
-
-def _stream_command(
-    settings: Settings,
-    in_path: str,
-    out_path: str,
-    handle: Callable[[Any, list[Any]], list[dict[str, Any]]],
-    label: str,
-) -> None:
-    """Run a JSONL-to-JSONL command with a progress bar on a terminal and bad lines on stderr."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from digests.services.enrichment import Enricher
-    from digests.services.jsonl import stream
-
-    _check_paths(in_path, out_path)
-    total = None
-    if in_path != "-":
-        with open(in_path, "rb") as handle_in:
-            total = sum(1 for _ in handle_in)
-    enricher = Enricher(settings)
-    progress = Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors, transient=True,
-        disable=not errors.is_terminal,
-    )  # fmt: skip
-    task = progress.add_task(label, total=total)
-    try:
-        with (
-            sys.stdin.buffer if in_path == "-" else open(in_path, "rb") as source,
-            _output(out_path) as sink,
-            progress,
-        ):
-            report = stream(
-                source,
-                sink,
-                lambda batch: handle(enricher, batch),
-                max_line_bytes=settings.collect.max_file_bytes,
-                on_bad=lambda message: errors.print(f"[yellow]skipped[/] {message}", highlight=False),
-                on_done=lambda line: progress.update(task, completed=line),
-            )
-    except SitrepError as error:
-        errors.print(f"[red]Error:[/] {error}")
-        raise typer.Exit(1) from error
-    finally:
-        enricher.close()
-    errors.print(f"{report.written} written, {len(report.bad)} skipped", style="dim")
-
-
 @app.command()
 def summarize(
     ctx: typer.Context,
@@ -392,7 +182,7 @@ def summarize(
     from digests.services.jsonl import summarize_records
 
     summarize_batch = lambda enricher, batch: summarize_records(enricher, batch, sentences)  # noqa: E731
-    _stream_command(_settings(ctx), in_path, out_path, summarize_batch, "summarizing")
+    stream_command(settings_of(ctx), in_path, out_path, summarize_batch, "summarizing")
 
 
 @app.command()
@@ -404,7 +194,7 @@ def tag(
     """Tag articles from a JSONL file with their countries and topics."""
     from digests.services.jsonl import tag_records
 
-    _stream_command(_settings(ctx), in_path, out_path, tag_records, "tagging")
+    stream_command(settings_of(ctx), in_path, out_path, tag_records, "tagging")
 
 
 @app.command()
@@ -415,7 +205,7 @@ def prepare(ctx: typer.Context) -> None:
     from digests.inference import ModelLoadError, build_encoder
     from digests.tagging.topics import TopicTagger, current_topics
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     started = time.perf_counter()
     encoder = build_encoder(settings.summarize)
     try:
@@ -437,9 +227,9 @@ def summarize_pending_command(
     """Summarize and tag every stored section and article that needs it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from digests.services.enrichment import summarize_pending
+    from digests.services.enrichment import enrich_pending
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     bar = Progress(
         TextColumn("summarizing and tagging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=errors, transient=True, disable=not errors.is_terminal,
@@ -448,7 +238,7 @@ def summarize_pending_command(
     with bar:
         report = run_with_resources(
             settings,
-            lambda r: summarize_pending(
+            lambda r: enrich_pending(
                 database=r.database,
                 enricher=r.models,
                 batch_size=batch_size,
@@ -473,29 +263,8 @@ def status(
     """Show Sitrep's health: the live processes and their roles, the backlog, the model and the database."""
     from digests.services.admin import status as read_status
 
-    report = run_with_resources(_settings(ctx), lambda r: read_status(r.database, r.models))
-    if as_json:
-        sys.stdout.write(json.dumps(dataclasses.asdict(report), default=str, ensure_ascii=False) + "\n")
-        return
-    last = report.last_collection.strftime("%Y-%m-%d %H:%M UTC") if report.last_collection else "never"
-    console.print(f"Database: {report.database}\nSummarizer: {report.summarizer}\nLast collection: {last}")
-    console.print(
-        f"Articles: {report.articles} stored, {report.pending_articles} waiting to be tagged, "
-        f"{report.pending_sections} section(s) to summarize; sources: {report.sources} enabled, "
-        f"{report.failing_sources} failing"
-    )
-    table = Table(title=f"Processes ({len(report.processes)} running)", title_justify="left")
-    for column in ("host", "pid", "roles", "started", "last heartbeat"):
-        table.add_column(column)
-    for process in report.processes:
-        table.add_row(
-            process.host,
-            str(process.pid),
-            process.roles,
-            process.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            process.heartbeat_at.strftime("%H:%M:%S UTC"),
-        )
-    console.print(table)
+    report = run_with_resources(settings_of(ctx), lambda r: read_status(r.database, r.models))
+    print_status(report, as_json=as_json)
 
 
 class DigestFormat(StrEnum):
@@ -537,7 +306,7 @@ def digest(
     from digests.tagging.language import resolve_language
     from digests.tagging.topics import current_topics, resolve_topic
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         check_timezone(timezone)
         now = datetime.now(UTC)
@@ -552,8 +321,7 @@ def digest(
             max_items=max_items,
         )
     except SitrepError as error:
-        errors.print(f"[red]Error:[/] {error}")
-        raise typer.Exit(2) from error
+        raise usage_error(error) from error
     built = run_with_resources(settings, lambda r: digest_now(r.database, filters, timezone=timezone))
     if built.waiting:
         errors.print(f"{built.waiting} article(s) await summarizing: run `sitrep summarize-pending` to include them.")
@@ -586,7 +354,7 @@ def run(
     """Run the main job: apply migrations, load the sources, and collect on schedule until Ctrl-C."""
     from digests.app import parse_roles, run_forever
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         roles = parse_roles(role)
     except SitrepError as error:
@@ -596,14 +364,9 @@ def run(
     except KeyboardInterrupt:
         console.print("Stopped.")
     except SitrepError as error:
-        errors.print(f"[red]Error:[/] {error}")
-        raise typer.Exit(1) from error
+        raise fail(error) from error
 
 
 def main() -> None:
     """Entry point of the ``sitrep`` script."""
     app()
-
-
-if __name__ == "__main__":
-    main()
