@@ -16,7 +16,8 @@ from aiohttp import web
 from sqlalchemy import update
 
 from bench.common import peak_rss_mb
-from digests.services.collection import collect_due_sources, sync_sources
+from digests.services.collection import collect_due_sources
+from digests.services.sources import sync_sources
 from digests.settings import Settings
 from digests.store.db import Database
 from digests.store.models import Source

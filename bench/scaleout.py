@@ -26,7 +26,7 @@ from bench.corpus import articles
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import Sectionizer
 from digests.kinds import TargetKind
-from digests.services.collection import _to_store
+from digests.services.collection import article_in
 from digests.services.deliveries import deliver
 from digests.settings import SectionSettings, Settings
 from digests.store import Database
@@ -61,7 +61,7 @@ async def _load(url: str, count: int) -> int:
         for title, body in rows
     ]
     async with database.sessions.begin() as session:
-        await article_store.store_articles([_to_store(a) for a in parsed], source_id=None, guild_id=0, session=session)
+        await article_store.store_articles([article_in(a) for a in parsed], source_id=None, guild_id=0, session=session)
     async with database.engine.connect() as connection:
         sections = (await connection.execute(text("SELECT count(*) FROM sections"))).scalar_one()
     await database.dispose()
@@ -152,7 +152,7 @@ async def claim_cost(repeat: int) -> dict[str, Any]:
                 for t, b in rows
             ]
             await article_store.store_articles(
-                [_to_store(a) for a in parsed], source_id=None, guild_id=0, session=session
+                [article_in(a) for a in parsed], source_id=None, guild_id=0, session=session
             )
             await session.execute(
                 text("UPDATE articles SET ready_at = :now, summary = 'Summary.', needs_tagging = false"),

@@ -27,12 +27,12 @@ from digests import jobs
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import ALL_ROLES, Role, TargetKind
 from digests.senders import Sender, SenderRegistry, TerminalSender, WebhookSender
-from digests.services.admin import retire
-from digests.services.collection import sync_sources
 from digests.services.deliveries import due_catch_up, release_claims, resume_pending
 from digests.services.digests import sync_settings_subscriptions
 from digests.services.enrichment import Enricher
+from digests.services.sources import sync_sources
 from digests.services.subscriptions import Subscriptions
+from digests.services.workers import retire
 from digests.settings import Settings
 from digests.store import Database, open_database, single_runner
 from digests.store.records import SubscriptionRecord

@@ -15,12 +15,12 @@ from rich.console import Console
 
 from digests.errors import SitrepError
 from digests.schedule import next_fire_time, parse_schedule, previous_fire_time
-from digests.services.admin import announce_alive
 from digests.services.collection import collect_due_sources
 from digests.services.deliveries import SenderFactory, deliver, retry_due
 from digests.services.digests import enabled_subscriptions, get_subscription
 from digests.services.enrichment import Enricher, enrich_pending
 from digests.services.stories import FollowUpdate, follow_updates
+from digests.services.workers import announce_alive
 from digests.settings import Settings
 from digests.store import Database
 from digests.store.records import SubscriptionRecord

@@ -14,7 +14,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from digests.errors import NotFoundError
-from digests.services.collection import collect_due_sources, enable_source, ingest, sync_sources
+from digests.services.collection import collect_due_sources, ingest
+from digests.services.sources import enable_global_source, sync_sources
 from digests.settings import Settings
 from digests.store import sources as source_repo
 from digests.store.db import Database
@@ -251,8 +252,8 @@ async def test_source_disabled_after_repeated_failures(tmp_path: Path, http_serv
         assert "3 failures" in (source.disabled_reason or "")
         # Only an admin does.
         with pytest.raises(NotFoundError):
-            await enable_source("Nope", database=database)
-        assert (await enable_source("down", database=database)).enabled
+            await enable_global_source("Nope", database=database)
+        assert (await enable_global_source("down", database=database)).enabled
         await sync_sources(database=database, settings=settings)
         async with database.sessions() as session:
             (source,) = await source_repo.list_sources(session=session)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from digests.errors import NotFoundError, SitrepError
-from digests.services import admin, queries
+from digests.services import queries, sources, workers
 from digests.services.enrichment import Enricher
 from digests.services.subscriptions import Subscriptions
 from digests.store.db import Database
@@ -72,7 +72,7 @@ async def test_latest_search_and_detail_respect_servers(database: Database) -> N
         await queries.article_detail(database, hidden, guild_id=None)
 
     # Removing the server's source keeps its articles, still for that server's eyes only.
-    await admin.remove_source(database, guild_id=2, source_id=theirs)
+    await sources.remove_server_source(database, guild_id=2, source_id=theirs)
     assert [b.title for b in await queries.latest(database, guild_id=None, country="CL")] == ["Lithium mines open"]
     assert [b.title for b in await queries.latest(database, guild_id=1, country="CL")] == ["Lithium mines open"]
     assert (await queries.article_detail(database, hidden, guild_id=2)).title == "Private lithium note"
@@ -98,19 +98,19 @@ async def test_admin_services_validate_and_isolate(database: Database) -> None:
         await subscriptions.remove(guild_id=2, subscription_id=subscription.id)
     assert [s.id for s in await subscriptions.list(guild_id=1)] == [subscription.id]
 
-    source = await admin.add_source(database, settings, guild_id=1, url="https://news.example/feed.xml")
+    source = await sources.add_server_source(database, settings, guild_id=1, url="https://news.example/feed.xml")
     assert (source.kind, source.guild_id, source.name) == ("url", 1, "news.example/feed.xml")
     with pytest.raises(SitrepError, match="already has that source"):
-        await admin.add_source(database, settings, guild_id=1, url="https://news.example/feed.xml")
+        await sources.add_server_source(database, settings, guild_id=1, url="https://news.example/feed.xml")
     with pytest.raises(SitrepError, match="only http and https"):
-        await admin.add_source(database, settings, guild_id=1, url="file:///etc/passwd")
+        await sources.add_server_source(database, settings, guild_id=1, url="file:///etc/passwd")
     strict = make_settings(database.url, fetch={"allow_private_addresses": False})
     with pytest.raises(SitrepError, match="private or local"):
-        await admin.add_source(database, strict, guild_id=1, url="http://169.254.169.254/latest")
-    assert await admin.list_own_sources(database, guild_id=2) == []
+        await sources.add_server_source(database, strict, guild_id=1, url="http://169.254.169.254/latest")
+    assert await sources.server_sources(database, guild_id=2) == []
     with pytest.raises(NotFoundError):
-        await admin.remove_source(database, guild_id=2, source_id=source.id)
-    report = await admin.status(database, Enricher(settings))
+        await sources.remove_server_source(database, guild_id=2, source_id=source.id)
+    report = await workers.status(database, Enricher(settings))
     assert report.sources == 1
     assert report.database == database.describe()
     assert report.processes == ()  # nothing is running

@@ -19,8 +19,9 @@ from digests.app import App, Resources, parse_roles, shard_of
 from digests.errors import ConfigError
 from digests.kinds import ALL_ROLES, Role, TargetKind
 from digests.senders import WebhookSender
-from digests.services.collection import collect_due_sources, sync_sources
+from digests.services.collection import collect_due_sources
 from digests.services.deliveries import record_delivery, retry_due, send_delivery
+from digests.services.sources import sync_sources
 from digests.store import Database, single_runner
 from digests.store.db import alembic_config
 from digests.store.models import Subscription

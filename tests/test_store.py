@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import RawSection
 from digests.kinds import SourceKind
-from digests.services.collection import _to_store
+from digests.services.collection import article_in
 from digests.store import articles as repo
 from digests.store import sources as source_repo
 from digests.store.db import Database
@@ -27,7 +27,7 @@ def article(text: str = "Body text.", *, url: str = "https://news.example/a?utm_
         "source_name": "Example",
         "url": url,
     }
-    return _to_store(ParsedArticle(**(values | kw)))  # type: ignore[arg-type]
+    return article_in(ParsedArticle(**(values | kw)))  # type: ignore[arg-type]
 
 
 async def test_store_dedupes_and_updates_in_place(database: Database) -> None:

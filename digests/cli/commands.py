@@ -58,7 +58,8 @@ def collect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
     """Poll every source that is due once, after syncing the sources file into the database."""
-    from digests.services.collection import collect_due_sources, sync_sources
+    from digests.services.collection import collect_due_sources
+    from digests.services.sources import sync_sources
 
     settings = settings_of(ctx)
 
@@ -76,10 +77,10 @@ def sources_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the sources as a JSON array.")] = False,
 ) -> None:
     """Show each source with its kind, last fetch, failures and state."""
-    from digests.services.collection import list_sources
+    from digests.services.sources import sync_and_list_sources
 
     settings = settings_of(ctx)
-    sources = run_with_resources(settings, lambda r: list_sources(database=r.database, settings=settings))
+    sources = run_with_resources(settings, lambda r: sync_and_list_sources(database=r.database, settings=settings))
     print_sources(sources, as_json=as_json)
 
 
@@ -88,9 +89,9 @@ def sources_enable(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The source's name, as `sources list` shows it.")]
 ) -> None:
     """Turn a source on again after it was disabled for failing; it is fetched at the next collection."""
-    from digests.services.collection import enable_source
+    from digests.services.sources import enable_global_source
 
-    source = run_with_resources(settings_of(ctx), lambda r: enable_source(name, database=r.database))
+    source = run_with_resources(settings_of(ctx), lambda r: enable_global_source(name, database=r.database))
     console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
 
 
@@ -261,7 +262,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as one JSON object.")] = False,
 ) -> None:
     """Show Sitrep's health: the live processes and their roles, the backlog, the model and the database."""
-    from digests.services.admin import status as read_status
+    from digests.services.workers import status as read_status
 
     report = run_with_resources(settings_of(ctx), lambda r: read_status(r.database, r.models))
     print_status(report, as_json=as_json)

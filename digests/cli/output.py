@@ -13,7 +13,7 @@ from rich.table import Table
 from digests.cli.base import console
 
 if TYPE_CHECKING:
-    from digests.services.admin import Status
+    from digests.services.workers import Status
     from digests.store.records import SourceRecord
 
 

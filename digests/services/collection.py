@@ -13,14 +13,14 @@ from typing import Any
 from digests.collect.fetch import Fetcher
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import RawSection
-from digests.collect.sources import Reader, ReadResult, load_source_specs
-from digests.errors import FetchError, NotFoundError, SitrepError
-from digests.kinds import DisabledBy, FetchOutcome, SourceKind
+from digests.collect.sources import Reader, ReadResult
+from digests.errors import FetchError, SitrepError
+from digests.kinds import FetchOutcome
 from digests.settings import Settings
-from digests.store import Database, IntegrityError, workers
+from digests.store import Database, IntegrityError
 from digests.store import articles as article_store
 from digests.store import sources as source_store
-from digests.store.records import GLOBAL_SCOPE, ArticleIn, SectionIn, SourceIn, SourceRecord, TeaserRecord
+from digests.store.records import GLOBAL_SCOPE, ArticleIn, SectionIn, SourceRecord, TeaserRecord
 from digests.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ FullTextLater = tuple[datetime, int]
 """When to ask again for a teaser's page, and how many tries already failed."""
 
 
-def _to_store(article: ParsedArticle, *, later: FullTextLater | None = None, key: str | None = None) -> ArticleIn:
+def article_in(article: ParsedArticle, *, later: FullTextLater | None = None, key: str | None = None) -> ArticleIn:
     return ArticleIn(
         key=key or article.key,
         source_name=article.source_name,
@@ -197,7 +197,7 @@ async def _store(
         try:
             async with database.sessions.begin() as session:
                 outcomes = await article_store.store_articles(
-                    [_to_store(a, later=later.get(a.key)) for a in articles],
+                    [article_in(a, later=later.get(a.key)) for a in articles],
                     source_id=source_id,
                     guild_id=guild_id,
                     session=session,
@@ -249,18 +249,6 @@ async def ingest(targets: Sequence[str], *, database: Database, settings: Settin
         report.sources = list(await asyncio.gather(*(one(target) for target in targets)))
     report.seconds = time.perf_counter() - started
     return report
-
-
-async def sync_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
-    """Bring the stored global sources in line with the sources file."""
-    specs = load_source_specs(
-        settings.config_path(settings.collect.sources_file),
-        default_interval=settings.collect.default_interval_minutes,
-    )
-    wanted = [SourceIn(s.name, s.location, s.kind or SourceKind.PATH, s.interval_minutes, s.enabled) for s in specs]
-    async with database.sessions.begin() as session:
-        await workers.exclusive(workers.CONFIG_LOCK, session=session)  # processes starting together take turns
-        return await source_store.sync_config_sources(wanted, session=session)
 
 
 async def collect_source(
@@ -359,25 +347,6 @@ async def _guard(name: str, work: Awaitable[SourceReport]) -> SourceReport:
         return SourceReport(source=name, errors=[f"{name}: unexpected error ({type(error).__name__}: {error})"])
 
 
-async def list_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
-    """Sync the sources file, then return every global source with its health."""
-    await sync_sources(database=database, settings=settings)
-    async with database.sessions() as session:
-        return await source_store.list_sources(session=session)
-
-
-async def enable_source(name: str, *, database: Database) -> SourceRecord:
-    """Turn a global source on again after it was disabled for failing; it is fetched at the next collection."""
-    async with database.sessions.begin() as session:
-        found = await source_store.find_sources(name, guild_id=GLOBAL_SCOPE, session=session)
-        if not found:
-            raise NotFoundError(f"There is no source named {name!r}; see `sitrep sources list`.")
-        source = found[0]
-        if source.disabled_by is DisabledBy.CONFIG:
-            raise SitrepError(f"{source.name!r} is {source.disabled_reason}; enable it there.")
-        return await source_store.enable_source(source.id, session=session) or source
-
-
 async def retry_teasers(*, database: Database, reader: Reader, budget: PageBudget, now: datetime) -> int:
     """Ask again for the linked pages of stored teasers that are due; return how many now have their full text."""
     async with database.sessions() as session:
@@ -406,7 +375,7 @@ async def retry_teasers(*, database: Database, reader: Reader, budget: PageBudge
         if not article.teaser:
             async with database.sessions.begin() as session:
                 await article_store.store_articles(
-                    [_to_store(article, key=teaser.key)],
+                    [article_in(article, key=teaser.key)],
                     source_id=teaser.source_id,
                     guild_id=teaser.guild_id,
                     session=session,

@@ -10,7 +10,8 @@ from bot.client import SitrepBot
 from bot.exts.common import Listing, Name, country_autocomplete, topic_autocomplete
 from digests.app import App
 from digests.render.safe import safe
-from digests.services import admin
+from digests.services import sources as source_service
+from digests.services import workers
 from digests.text import cut
 
 MANAGE = discord.Permissions(manage_guild=True)
@@ -137,7 +138,7 @@ class Admin(commands.Cog):
         interval: app_commands.Range[int, 5, 10080] | None = None,
     ) -> None:
         """Add a source."""
-        source = await admin.add_source(
+        source = await source_service.add_server_source(
             self.app.database, self.app.settings, guild_id=_guild(interaction), url=url, interval_minutes=interval
         )
         await _ephemeral(
@@ -149,7 +150,9 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_enable(self, interaction: discord.Interaction, source_id: int) -> None:
         """Enable a source again."""
-        source = await admin.enable_source(self.app.database, guild_id=_guild(interaction), source_id=source_id)
+        source = await source_service.enable_server_source(
+            self.app.database, guild_id=_guild(interaction), source_id=source_id
+        )
         await _ephemeral(interaction, f"Source {source.id} ({source.name}) is enabled again; it is polled next.")
 
     @sources.command(name="remove", description="Remove one of this server's sources.")
@@ -157,14 +160,16 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_remove(self, interaction: discord.Interaction, source_id: int) -> None:
         """Remove a source."""
-        removed = await admin.remove_source(self.app.database, guild_id=_guild(interaction), source_id=source_id)
+        removed = await source_service.remove_server_source(
+            self.app.database, guild_id=_guild(interaction), source_id=source_id
+        )
         await _ephemeral(interaction, f"Source {removed.id} ({removed.name}) removed; its articles stay.")
 
     @sources.command(name="list", description="List this server's sources with their health.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def sources_list(self, interaction: discord.Interaction) -> None:
         """List sources."""
-        rows = await admin.list_own_sources(self.app.database, guild_id=_guild(interaction))
+        rows = await source_service.server_sources(self.app.database, guild_id=_guild(interaction))
         lines = []
         for s in rows:
             fetched = f"<t:{int(s.last_fetched_at.timestamp())}:R>" if s.last_fetched_at else "never"
@@ -184,7 +189,7 @@ class Admin(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def status(self, interaction: discord.Interaction) -> None:
         """Report status."""
-        report = await admin.status(self.app.database, self.app.models)
+        report = await workers.status(self.app.database, self.app.models)
         last = f"<t:{int(report.last_collection.timestamp())}:R>" if report.last_collection else "never"
         text = (
             f"Last collection: {last}\nArticles stored: {report.articles}\n"

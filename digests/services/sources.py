@@ -1,21 +1,17 @@
-"""Administration services for one server: its sources, and Sitrep's status (subscriptions: services.subscriptions)."""
+"""Sources: the global ones the sources file declares, and each server's own, with their fetch health."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from digests.collect.fetch import check_url
+from digests.collect.sources import load_source_specs
 from digests.errors import NotFoundError, SitrepError
-from digests.kinds import SourceKind
-from digests.services.enrichment import Enricher
+from digests.kinds import DisabledBy, SourceKind
 from digests.settings import Settings
-from digests.store import Database, Session
-from digests.store import articles as article_store
+from digests.store import Database, Session, workers
 from digests.store import sources as source_store
-from digests.store import workers as worker_store
-from digests.store.records import ProcessInfo, SourceRecord, StoreCounts
+from digests.store.records import GLOBAL_SCOPE, SourceIn, SourceRecord
 
 MAX_SOURCES = 50
 
@@ -26,7 +22,7 @@ def _source_name(url: str) -> str:
     return f"{parts.hostname}{path}"[:200]
 
 
-async def add_source(
+async def add_server_source(
     database: Database, settings: Settings, *, guild_id: int, url: str, interval_minutes: float | None = None
 ) -> SourceRecord:
     """Add a feed or page URL as one of a server's own sources; it is polled from the next collection."""
@@ -51,7 +47,7 @@ async def add_source(
         )
 
 
-async def list_own_sources(database: Database, *, guild_id: int) -> list[SourceRecord]:
+async def server_sources(database: Database, *, guild_id: int) -> list[SourceRecord]:
     """Return a server's own sources, with their health."""
     async with database.sessions() as session:
         return await source_store.server_sources(guild_id, session=session)
@@ -65,14 +61,14 @@ async def _own_source(guild_id: int, source_id: int, *, session: Session) -> Sou
     return source
 
 
-async def enable_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
+async def enable_server_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
     """Turn one of a server's own sources on again after it was disabled for failing."""
     async with database.sessions.begin() as session:
         source = await _own_source(guild_id, source_id, session=session)
         return await source_store.enable_source(source.id, session=session) or source
 
 
-async def remove_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
+async def remove_server_source(database: Database, *, guild_id: int, source_id: int) -> SourceRecord:
     """Remove one of a server's own sources (its articles stay, still seen only by that server)."""
     async with database.sessions.begin() as session:
         source = await _own_source(guild_id, source_id, session=session)
@@ -80,40 +76,37 @@ async def remove_source(database: Database, *, guild_id: int, source_id: int) ->
         return source
 
 
-@dataclass(slots=True, frozen=True)
-class Status(StoreCounts):
-    """What /status reports: the store's counts, the model in use, the database and the live processes."""
-
-    summarizer: str = ""
-    database: str = ""
-    processes: tuple[ProcessInfo, ...] = ()
-
-
-LIVE_WITHIN = timedelta(seconds=60)
-"""A process whose last heartbeat is older than this is taken for dead."""
-
-
-async def status(database: Database, models: Enricher) -> Status:
-    """Return Sitrep's health: last collection, backlog, model in use, database and live processes."""
-    async with database.sessions.begin() as session:
-        counts = await article_store.counts(session=session)
-        await worker_store.forget_dead(LIVE_WITHIN, session=session)
-        processes = await worker_store.live_workers(LIVE_WITHIN, session=session)
-    return Status(
-        **asdict(counts),
-        summarizer=models.summarizer_name,
-        database=database.describe(),
-        processes=tuple(processes),
+async def sync_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
+    """Bring the stored global sources in line with the sources file."""
+    specs = load_source_specs(
+        settings.config_path(settings.collect.sources_file),
+        default_interval=settings.collect.default_interval_minutes,
     )
-
-
-async def announce_alive(database: Database, *, roles: str, shard: str | None) -> None:
-    """Record this process in the workers table with its roles, or refresh its heartbeat."""
+    wanted = [SourceIn(s.name, s.location, s.kind or SourceKind.PATH, s.interval_minutes, s.enabled) for s in specs]
     async with database.sessions.begin() as session:
-        await worker_store.announce(roles, shard, session=session)
+        await workers.exclusive(workers.CONFIG_LOCK, session=session)  # processes starting together take turns
+        return await source_store.sync_config_sources(wanted, session=session)
 
 
-async def retire(database: Database) -> None:
-    """Remove this process from the workers table."""
+async def list_sources(*, database: Database) -> list[SourceRecord]:
+    """Return every global source with its health."""
+    async with database.sessions() as session:
+        return await source_store.list_sources(session=session)
+
+
+async def sync_and_list_sources(*, database: Database, settings: Settings) -> list[SourceRecord]:
+    """Bring the global sources in line with the sources file, then return them with their health."""
+    await sync_sources(database=database, settings=settings)
+    return await list_sources(database=database)
+
+
+async def enable_global_source(name: str, *, database: Database) -> SourceRecord:
+    """Turn a global source on again after it was disabled for failing; it is fetched at the next collection."""
     async with database.sessions.begin() as session:
-        await worker_store.retire(session=session)
+        found = await source_store.find_sources(name, guild_id=GLOBAL_SCOPE, session=session)
+        if not found:
+            raise NotFoundError(f"There is no source named {name!r}; see `sitrep sources list`.")
+        source = found[0]
+        if source.disabled_by is DisabledBy.CONFIG:
+            raise SitrepError(f"{source.name!r} is {source.disabled_reason}; enable it there.")
+        return await source_store.enable_source(source.id, session=session) or source
