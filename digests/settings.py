@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from digests.errors import ConfigError, explain_invalid
 
 _REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -28,32 +31,38 @@ def config_dir() -> Path:
     return Path.cwd() / "config"
 
 
+class Group(BaseModel):
+    """A group of settings: a key it does not know is an error (a typo must not be ignored silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 def cache_home() -> Path:
     """Return Sitrep's cache folder: ``$XDG_CACHE_HOME/sitrep`` (``~/.cache/sitrep`` by default)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sitrep"
 
 
-class FetchSettings(BaseModel):
+class FetchSettings(Group):
     """How Sitrep behaves on the network."""
 
-    connect_timeout: float = 10.0
-    total_timeout: float = 30.0
-    max_body_bytes: int = 5_000_000
-    max_redirects: int = 5
-    max_concurrent: int = 16
-    max_per_host: int = 2
+    connect_timeout: float = Field(default=10.0, gt=0, le=600)
+    total_timeout: float = Field(default=30.0, gt=0, le=3600)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_concurrent: int = Field(default=16, ge=1, le=1000)
+    max_per_host: int = Field(default=2, ge=1, le=100)
     user_agent: str = "Sitrep/0.1 (news briefing bot)"
     # Refuse loopback, private and link-local addresses unless a deployment opts in.
     allow_private_addresses: bool = False
 
 
-class CollectSettings(BaseModel):
+class CollectSettings(Group):
     """How sources are polled and articles read."""
 
     sources_file: str = "sources.toml"
-    default_interval_minutes: float = 30.0
-    max_backoff_minutes: float = 24 * 60.0
-    max_failures: int = 8
+    default_interval_minutes: float = Field(default=30.0, gt=0)
+    max_backoff_minutes: float = Field(default=24 * 60.0, gt=0)
+    max_failures: int = Field(default=8, ge=1)
     fetch_full_text: bool = True
     # A teaser's page that fails to load is asked for again on later collections, this many times in all,
     # full_text_retry_minutes apart (doubling); at most so many pages a source, and a collection, fetch at once.
@@ -61,16 +70,16 @@ class CollectSettings(BaseModel):
     full_text_retry_minutes: float = Field(default=15.0, ge=0)
     max_page_fetches_per_source: int = Field(default=50, ge=0)
     max_page_fetches_per_cycle: int = Field(default=200, ge=0)
-    teaser_chars: int = 600
-    max_file_bytes: int = 5_000_000
-    max_concurrent_sources: int = 8
+    teaser_chars: int = Field(default=600, ge=0)
+    max_file_bytes: int = Field(default=5_000_000, ge=1024)
+    max_concurrent_sources: int = Field(default=8, ge=1, le=1000)
     # A process polling a source holds it this long; if the process dies, another polls it afterwards.
     claim_minutes: float = Field(default=10.0, gt=0)
     # How often `sitrep run` looks for due sources (and, with the enrich role alone, for work to enrich).
     check_seconds: float = Field(default=60.0, gt=0)
 
 
-class SectionSettings(BaseModel):
+class SectionSettings(Group):
     """How articles are split into sections."""
 
     headings: list[str] = Field(
@@ -81,13 +90,13 @@ class SectionSettings(BaseModel):
             "Beyond the Headlines",
         ]
     )
-    max_heading_words: int = 10
-    target_chars: int = 1200
-    max_chars: int = 4000
+    max_heading_words: int = Field(default=10, ge=1)
+    target_chars: int = Field(default=1200, ge=100)
+    max_chars: int = Field(default=4000, ge=200)
     boilerplate: list[str] = Field(default_factory=list)
 
 
-class SummarizeSettings(BaseModel):
+class SummarizeSettings(Group):
     """Which summarizer runs and how."""
 
     backend: Literal["extractive", "abstractive"] = "extractive"
@@ -122,7 +131,7 @@ class SummarizeSettings(BaseModel):
     offline: bool = False
 
 
-class TranslateSettings(BaseModel):
+class TranslateSettings(Group):
     """Translation of non-English articles' titles and summaries into English (off by default)."""
 
     enabled: bool = False
@@ -140,18 +149,18 @@ class TranslateSettings(BaseModel):
     offline: bool = False
 
 
-class TaggingSettings(BaseModel):
+class TaggingSettings(Group):
     """How countries and topics are assigned."""
 
     topics_file: str = "topics.toml"
     max_topics: int = Field(default=3, ge=0, le=10)
     # An article's best topic is kept from this score on; its other topics need topic_threshold.
-    first_topic_threshold: float = 0.22
-    topic_threshold: float = 0.35
+    first_topic_threshold: float = Field(default=0.22, ge=0, le=1)
+    topic_threshold: float = Field(default=0.35, ge=0, le=1)
     max_countries: int = Field(default=8, ge=1)
 
 
-class StorySettings(BaseModel):
+class StorySettings(Group):
     """How articles about one event are grouped into stories."""
 
     # A story takes new members until it has had none for this long (it "goes quiet").
@@ -175,7 +184,7 @@ class StorySettings(BaseModel):
     batch_size: int = Field(default=512, ge=1)
 
 
-class SubscriptionSpec(BaseModel):
+class SubscriptionSpec(Group):
     """A subscription declared in the settings (the default digest)."""
 
     name: str = "default"
@@ -192,7 +201,7 @@ class SubscriptionSpec(BaseModel):
     threads: bool = False
 
 
-class DigestSettings(BaseModel):
+class DigestSettings(Group):
     """How digests are composed, scheduled and delivered."""
 
     window_hours: float = Field(default=24.0, gt=0)
@@ -215,16 +224,16 @@ class DigestSettings(BaseModel):
     subscriptions: list[SubscriptionSpec] = Field(default_factory=lambda: [SubscriptionSpec()])
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(Group):
     """How the bot behaves on Discord."""
 
     # Sync commands to this server only (instant, for development); 0 syncs them globally.
-    dev_guild_id: int = 0
+    dev_guild_id: int = Field(default=0, ge=0)
     # Split a large bot across processes: shard_count shards in all, this process runs shard_ids (one id).
     shard_count: int = Field(default=0, ge=0)
     shard_ids: list[int] = Field(default_factory=list)
     # Post operator notices (a source disabled after failing) in this channel; 0 posts none.
-    admin_channel_id: int = 0
+    admin_channel_id: int = Field(default=0, ge=0)
     page_size: int = Field(default=5, ge=1, le=10)
     view_timeout_seconds: float = Field(default=180.0, gt=0)
     # Followers of a story get at most one direct message per story this often, checked every follow_check_seconds.
@@ -238,7 +247,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SITREP_",
         env_nested_delimiter="__",
-        extra="ignore",
+        extra="forbid",
     )
 
     database_url: str = "sqlite+aiosqlite:///data/sitrep.db"
@@ -254,6 +263,13 @@ class Settings(BaseSettings):
     stories: StorySettings = Field(default_factory=StorySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
 
     @classmethod
     def settings_customise_sources(
@@ -274,13 +290,25 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else config_dir() / path
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @lru_cache
 def _cached(overrides: tuple[tuple[str, Any], ...]) -> Settings:
-    return Settings(**dict(overrides))
+    toml = config_dir() / "settings.toml"
+    try:
+        return Settings(**dict(overrides))
+    except ValidationError as error:
+        raise ConfigError(explain_invalid(error, Settings, where=f"{toml} or SITREP_* variables: ")) from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{toml}: not valid TOML ({error})") from error
+    except OSError as error:
+        raise ConfigError(f"{toml}: cannot be read ({error.strerror or error})") from error
 
 
 def get_settings(**overrides: Any) -> Settings:
-    """Return the settings, built once per set of overrides (``--database-url`` and the like)."""
+    """Return the settings, built once per set of overrides (``--database-url`` and the like); settings that
+    cannot be used are a ConfigError of one line."""
     clean = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     return _cached(clean)
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from digests.errors import ConfigError
+from digests.errors import ConfigError, explain_invalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +22,8 @@ def read_entries(path: Path, key: str, model: type[M], *, defaults: Mapping[str,
         raise ConfigError(f"{path}: the file does not exist") from error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from error
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from error
     entries = data.get(key, [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: '{key}' must be a list of tables ([[{key}]])")
@@ -29,11 +31,8 @@ def read_entries(path: Path, key: str, model: type[M], *, defaults: Mapping[str,
     for number, entry in enumerate(entries, start=1):
         try:
             result.append(model.model_validate({**(defaults or {}), **entry}))
-        except (ValidationError, TypeError) as error:
-            problems = (
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-                if isinstance(error, ValidationError)
-                else str(error)
-            )
-            raise ConfigError(f"{path}: {key} {number} is invalid: {problems}") from error
+        except ValidationError as error:
+            raise ConfigError(explain_invalid(error, model, where=f"{path}: {key} {number} is invalid: ")) from error
+        except TypeError as error:
+            raise ConfigError(f"{path}: {key} {number} is invalid: {error}") from error
     return result

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from digests.collect.fetch import Fetcher, FetchResult
 from digests.collect.parse import (
@@ -28,7 +29,7 @@ from digests.collect.parse import (
 from digests.collect.sectionize import Sectionizer
 from digests.errors import ConfigError, SitrepError, SourceError
 from digests.kinds import SourceKind
-from digests.settings import Settings
+from digests.settings import Group, Settings
 from digests.tomlfile import read_entries
 
 log = logging.getLogger(__name__)
@@ -41,24 +42,33 @@ def is_url(location: str) -> bool:
     return location.lower().startswith(("http://", "https://"))
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
 def infer_kind(location: str) -> SourceKind:
     """Guess a source's kind from its location: URLs are feeds, anything else a path."""
     return SourceKind.FEED if is_url(location) else SourceKind.PATH
 
 
-class SourceSpec(BaseModel):
+class SourceSpec(Group):
     """One ``[[source]]`` entry of the sources file."""
 
     name: str = Field(min_length=1, max_length=200)
-    location: str = Field(min_length=1)
+    location: str = Field(min_length=1, max_length=4096)
     kind: SourceKind | None = None
-    interval_minutes: float = Field(default=30.0, gt=0)
+    interval_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
     enabled: bool = True
 
     @field_validator("location")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _web_or_local(cls, value: str) -> str:
+        location = value.strip()
+        scheme = _SCHEME.match(location)
+        if scheme and scheme.group(1).lower() not in ("http", "https"):
+            raise ValueError(
+                f"{scheme.group(1)}:// is not supported: give an http(s) URL, or a local file or folder as a path"
+            )
+        return location
 
 
 def load_source_specs(path: Path, *, default_interval: float) -> list[SourceSpec]:

@@ -26,7 +26,9 @@ from digests.store import Database, Session, reader, workers
 from digests.store import stories as story_store
 from digests.store import subscriptions as store
 from digests.store.records import GLOBAL_SCOPE, SubscriptionIn, SubscriptionRecord
+from digests.tagging.countries import resolve_country
 from digests.tagging.language import resolve_language
+from digests.tagging.topics import current_topics, resolve_topic
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +142,22 @@ def validate_subscription(schedule: str, timezone: str, max_items: int) -> None:
 async def sync_settings_subscriptions(*, database: Database, settings: Settings) -> list[SubscriptionRecord]:
     """Make the subscriptions declared in the settings match the database (keeping their history)."""
     specs: Sequence[SubscriptionSpec] = settings.digest.subscriptions
+    taxonomy = (
+        current_topics(settings.config_path(settings.tagging.topics_file)) if any(s.topics for s in specs) else []
+    )
     declared = []
     for spec in specs:
-        validate_subscription(spec.schedule, spec.timezone, spec.max_items)
-        kind, target = parse_target(spec.target, settings)
+        try:
+            validate_subscription(spec.schedule, spec.timezone, spec.max_items)
+            kind, target = parse_target(spec.target, settings)
+            # Checked as the commands check them: a name that can never match is refused, not kept.
+            topics = tuple(resolve_topic(t, taxonomy) for t in spec.topics)
+            countries = tuple(resolve_country(c) for c in spec.countries)
+            languages = tuple(resolve_language(code) for code in spec.languages)
+        except ConfigError:
+            raise
+        except SitrepError as error:
+            raise ConfigError(f"digest.subscriptions {spec.name!r}: {error}") from error
         declared.append(
             SubscriptionIn(
                 guild_id=GLOBAL_SCOPE,
@@ -152,9 +166,9 @@ async def sync_settings_subscriptions(*, database: Database, settings: Settings)
                 target=target,
                 schedule=spec.schedule,
                 timezone=spec.timezone,
-                topics=tuple(spec.topics),
-                countries=tuple(c.upper() for c in spec.countries),
-                languages=tuple(resolve_language(code) for code in spec.languages),
+                topics=topics,
+                countries=countries,
+                languages=languages,
                 max_items=spec.max_items,
                 threads=spec.threads,
                 origin=Origin.SETTINGS,

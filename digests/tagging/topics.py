@@ -11,15 +11,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from digests.errors import ConfigError
 from digests.inference import SentenceEncoder
+from digests.settings import Group
 from digests.text import cut, sentences_of
 from digests.tomlfile import read_entries
 
 
-class Topic(BaseModel):
+class Topic(Group):
     """One topic of the taxonomy."""
 
     name: str = Field(min_length=1, max_length=100)

@@ -1,0 +1,106 @@
+"""Settings, sources and subscriptions that cannot work are refused with one line that says what to change."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digests.cli import app
+from digests.errors import ConfigError
+from digests.services.digests import sync_settings_subscriptions
+from digests.store import Database
+from tests.conftest import REPO, make_settings
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped config folder that a test may break."""
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder, ignore=shutil.ignore_patterns("samples"))
+    monkeypatch.setenv("SITREP_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("SITREP_DATABASE_URL", f"sqlite:///{tmp_path / 'bad.db'}")
+    return folder
+
+
+def _one_line(output: str) -> str:
+    assert "Traceback" not in output
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("[digets]\nmax_items = 3\n", "digets: unknown setting; did you mean 'digest'?"),
+        ("[fetch]\nallow_private_adresses = true\n", "did you mean 'allow_private_addresses'?"),
+        ("[collect]\nmax_concurrent_sources = 0\n", "collect.max_concurrent_sources: Input should be greater than"),
+        ("[fetch]\nmax_concurrent = -1\n", "fetch.max_concurrent: Input should be greater than"),
+        ("[fetch]\ntotal_timeout = -5\n", "fetch.total_timeout: Input should be greater than"),
+        ("[collect]\nmax_failures = 0\n", "collect.max_failures"),
+        ("[digest\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_settings_file_is_one_line_naming_the_file_and_the_key(config: Path, toml: str, said: str) -> None:
+    (config / "settings.toml").write_text(toml)
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2
+    line = _one_line(result.stderr)
+    assert said in line
+    assert str(config / "settings.toml") in line
+
+
+def test_a_typo_in_an_environment_variable_is_refused(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITREP_DIGEST__MAX_ITEMZ", "3")
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2
+    assert "digest.max_itemz: unknown setting; did you mean 'max_items'?" in _one_line(result.stderr)
+
+
+def test_an_unknown_log_level_is_one_line(config: Path) -> None:
+    result = CliRunner().invoke(app, ["--log-level", "LOUD", "status"])
+    assert result.exit_code == 2
+    assert "log_level: Value error, must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in _one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ('name = "A"\nlocation = "https://a.example/rss"\nenabeld = false\n', "did you mean 'enabled'?"),
+        ('name = "A"\nlocation = "ftp://example.org/feed.xml"\n', "ftp:// is not supported"),
+        ('name = "A"\nlocation = "https://a.example/rss"\ninterval_minutes = -1\n', "interval_minutes"),
+    ],
+)
+def test_a_bad_source_entry_is_refused_and_named(config: Path, entry: str, said: str) -> None:
+    (config / "sources.toml").write_text(f"[[source]]\n{entry}")
+    result = CliRunner().invoke(app, ["sources", "list"])
+    assert result.exit_code == 1
+    line = _one_line(result.stderr)
+    assert "sources.toml: source 1 is invalid" in line
+    assert said in line
+
+
+@pytest.mark.parametrize(
+    ("subscription", "said"),
+    [
+        ({"countries": ["Atlantis"]}, "'Atlantis'"),
+        ({"topics": ["astrology"]}, "Unknown topic 'astrology'"),
+        ({"languages": ["klingon"]}, "klingon"),
+    ],
+)
+async def test_a_settings_subscription_is_checked_like_a_command(
+    tmp_path: Path, subscription: dict[str, object], said: str
+) -> None:
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+        digest={"subscriptions": [{"name": "mine", "target": "terminal", **subscription}]},
+    )
+    database = Database(settings.database_url)
+    await database.migrate()
+    try:
+        with pytest.raises(ConfigError, match=said) as refused:
+            await sync_settings_subscriptions(database=database, settings=settings)
+        assert "digest.subscriptions 'mine'" in str(refused.value)
+    finally:
+        await database.dispose()
