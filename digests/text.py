@@ -16,7 +16,14 @@ _ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec fig dept est""".split()
 )  # fmt: skip
 _SPACE = re.compile(r"\s+")
+# C0 controls but tab and newline, DEL, and C1 controls: what a terminal may take for an escape sequence.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LIST_MARKER = re.compile(r"^(?:[-*•·#]{1,6}|\d{1,3}[.)])\s+")
+
+
+def printable(text: str) -> str:
+    """Return ``text`` without control characters (tab and newline kept): no terminal escape sequence, no bell."""
+    return _CONTROL.sub("", text)
 
 
 def cut(text: str, limit: int) -> str:

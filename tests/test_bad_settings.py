@@ -104,3 +104,38 @@ async def test_a_settings_subscription_is_checked_like_a_command(
         assert "digest.subscriptions 'mine'" in str(refused.value)
     finally:
         await database.dispose()
+
+
+def test_titles_cannot_drive_the_terminal_and_are_cut_when_stored(tmp_path: Path) -> None:
+    import sqlite3
+    from xml.sax.saxutils import escape
+
+    hostile = "Red \x1b[31malert\x1b[0m and a title \x1b]0;pwned\x07 with a bell \x9b2J"
+    long_title = "Briefing " + "word " * 200_000
+    items = "".join(
+        f"<item><title>{escape(title)}</title><link>https://n.example/{n}</link><guid>g{n}</guid>"
+        f"<description>{escape(body)}</description></item>"
+        for n, (title, body) in enumerate(
+            [
+                (hostile, "Officials in Lima said the vote would go ahead. \x1b[2J The count starts on Monday."),
+                (long_title, "Ministers met in Nairobi on Tuesday. They agreed a plan for geothermal power."),
+            ]
+        )
+    )
+    feed = tmp_path / "feed.xml"
+    feed.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}</channel></rss>')
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--database-url", url, "ingest", str(feed)]).exit_code == 0
+    assert runner.invoke(app, ["--database-url", url, "summarize-pending"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        titles = [row[0] for row in connection.execute("SELECT title FROM articles")]
+    assert max(len(title) for title in titles) <= 500
+    assert not any(character in title for title in titles for character in "\x1b\x07\x9b")
+    for output in ("rich", "text", "markdown", "json", "discord"):
+        shown = runner.invoke(app, ["--database-url", url, "digest", "--format", output])
+        assert shown.exit_code == 0, shown.output
+        assert "alert" in shown.stdout
+        assert not any(character in shown.stdout for character in "\x1b\x07\x9b"), output
+    listed = runner.invoke(app, ["--database-url", url, "stories", "--format", "markdown"])
+    assert not any(character in listed.stdout for character in "\x1b\x07\x9b")

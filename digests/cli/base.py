@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from digests.errors import SitrepError
 from digests.settings import Settings, get_settings
+from digests.text import printable
 
 if TYPE_CHECKING:
     from digests.app import Resources
@@ -49,13 +51,18 @@ def fail(message: object, *, code: int = FAILED, label: str = "Error") -> typer.
 
     The message is printed as it is: brackets in it (a TOML table, a URL) are not taken for console markup.
     """
-    errors.print(f"[red]{label}:[/] {escape(str(message))}", highlight=False)
+    errors.print(f"[red]{label}:[/] {escape(printable(str(message)))}", highlight=False)
     return typer.Exit(code)
 
 
 def usage_error(message: object) -> typer.Exit:
     """Print a usage error as one line and return the exit (code 2) to raise."""
     return fail(message, code=USAGE)
+
+
+def write(text: str) -> None:
+    """Write command output to stdout without control characters: nothing stored can drive the terminal."""
+    sys.stdout.write(printable(text))
 
 
 def settings_of(ctx: typer.Context) -> Settings:

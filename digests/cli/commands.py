@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +20,7 @@ from digests.cli.base import (
     sources_app,
     stories_app,
     usage_error,
+    write,
 )
 from digests.cli.output import print_report, print_sources, print_status
 from digests.cli.streams import stream_command
@@ -132,12 +132,12 @@ def stories(
     found = run_with_resources(settings, lambda r: service.recent(r.database, since=start, guild_id=None, limit=limit))
     rows = [service.as_json(story) for story in found]
     if output is StoryFormat.json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     if not rows:
-        sys.stdout.write(f"No story updated since {start.isoformat()}.\n")
+        write(f"No story updated since {start.isoformat()}.\n")
         return
-    sys.stdout.write(stories_text(rows, markdown=output is StoryFormat.markdown))
+    write(stories_text(rows, markdown=output is StoryFormat.markdown))
 
 
 @stories_app.command("rebuild")
@@ -247,7 +247,7 @@ def summarize_pending_command(
             ),
         )
     if as_json:
-        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+        write(json.dumps(report.as_dict()) + "\n")
     else:
         console.print(
             f"Summarized {report.sections_summarized} section(s) ({report.cache_hits} from cache, "
@@ -327,15 +327,13 @@ def digest(
     if built.waiting:
         errors.print(f"{built.waiting} article(s) await summarizing: run `sitrep summarize-pending` to include them.")
     if output is DigestFormat.discord:
-        sys.stdout.write(
-            json.dumps([sendable(m) for m in discord_messages(built)], ensure_ascii=False, indent=2) + "\n"
-        )
+        write(json.dumps([sendable(m) for m in discord_messages(built)], ensure_ascii=False, indent=2) + "\n")
     elif output is DigestFormat.markdown:
-        sys.stdout.write(markdown(built))
+        write(markdown(built))
     elif output is DigestFormat.text:
-        sys.stdout.write(plain_text(built))
+        write(plain_text(built))
     elif output is DigestFormat.json:
-        sys.stdout.write(json.dumps(dataclasses.asdict(built), default=str, ensure_ascii=False, indent=2) + "\n")
+        write(json.dumps(dataclasses.asdict(built), default=str, ensure_ascii=False, indent=2) + "\n")
     else:
         print_messages(console, discord_messages(built))
 

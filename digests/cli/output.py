@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from digests.cli.base import console
+from digests.cli.base import console, write
+from digests.text import printable
 
 if TYPE_CHECKING:
     from digests.services.workers import Status
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def print_report(report: Any, *, as_json: bool, title: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+        write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
         return
     table = Table(title=title, title_justify="left")
     for column in ("source", "new", "updated", "unchanged", "from elsewhere", "errors"):
@@ -40,9 +40,9 @@ def print_report(report: Any, *, as_json: bool, title: str) -> None:
     console.print(table)
     for source in report.sources:
         for warning in source.warnings:
-            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(printable(warning))}", highlight=False)
         for error in source.errors:
-            console.print(f"[red]error:[/] {escape(error)}", highlight=False)
+            console.print(f"[red]error:[/] {escape(printable(error))}", highlight=False)
     seen = report.new + report.updated + report.unchanged + report.duplicates
     rate = seen / report.seconds if report.seconds else 0.0
     console.print(f"{report.seconds:.2f} s, {rate:.1f} articles/s", style="dim")
@@ -67,7 +67,7 @@ def print_sources(sources: list[SourceRecord], *, as_json: bool) -> None:
             }
             for s in sources
         ]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
     table = Table(title="Sources", title_justify="left")
     for column in ("name", "kind", "every", "last fetch", "failures", "state"):
@@ -77,14 +77,15 @@ def print_sources(sources: list[SourceRecord], *, as_json: bool) -> None:
         if s.enabled and s.last_error:
             state = f"failing: {s.last_error}"
         fetched = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
-        table.add_row(s.name, s.kind, f"{s.interval_minutes:g} min", fetched, str(s.failures), state)
+        every = f"{s.interval_minutes:g} min"
+        table.add_row(printable(s.name), s.kind, every, fetched, str(s.failures), printable(state))
     console.print(table)
 
 
 def print_status(report: Status, *, as_json: bool) -> None:
     """Print Sitrep's health: database, model, backlog and the live processes."""
     if as_json:
-        sys.stdout.write(json.dumps(dataclasses.asdict(report), default=str, ensure_ascii=False) + "\n")
+        write(json.dumps(dataclasses.asdict(report), default=str, ensure_ascii=False) + "\n")
         return
     last = report.last_collection.strftime("%Y-%m-%d %H:%M UTC") if report.last_collection else "never"
     console.print(f"Database: {report.database}\nSummarizer: {report.summarizer}\nLast collection: {last}")

@@ -11,14 +11,14 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from digests.text import ZERO_WIDTH
+from digests.text import ZERO_WIDTH, printable
 
 _ESCAPED = re.compile(r"\\([\\*_~`|\[\]>#-]|\d)")
 
 
 def _plain(text: str) -> str:
-    """Undo the Discord escaping for the terminal, where it would show as backslashes."""
-    return _ESCAPED.sub(r"\1", text).replace(ZERO_WIDTH, "")
+    """Undo the Discord escaping for the terminal, where it would show as backslashes; no control characters."""
+    return printable(_ESCAPED.sub(r"\1", text).replace(ZERO_WIDTH, ""))
 
 
 def _bold_markdown(text: str) -> Text:
@@ -38,7 +38,7 @@ def embed_panel(embed: dict[str, Any]) -> Panel:
     if embed.get("author", {}).get("name"):
         body.append(Text(_plain(embed["author"]["name"]), style="magenta"))
     if embed.get("url"):
-        body.append(Text(embed["url"], style="underline blue"))
+        body.append(Text(printable(embed["url"]), style="underline blue"))
     if embed.get("description"):
         body.append(_bold_markdown(embed["description"]))
     for field in embed.get("fields", []):
@@ -62,6 +62,6 @@ def print_messages(console: Console, messages: list[dict[str, Any]]) -> None:
     """Print every embed of every message, in order."""
     for message in messages:
         if message.get("content"):
-            console.print(_plain(message["content"]))
+            console.print(_plain(message["content"]), markup=False)
         for embed in message.get("embeds", []):
             console.print(embed_panel(embed))

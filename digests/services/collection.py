@@ -22,6 +22,7 @@ from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store.records import GLOBAL_SCOPE, ArticleIn, SectionIn, SourceRecord, TeaserRecord
 from digests.store.types import utcnow
+from digests.text import cut, printable
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,29 @@ FullTextLater = tuple[datetime, int]
 """When to ask again for a teaser's page, and how many tries already failed."""
 
 
+MAX_TITLE = 500
+"""Characters of a title kept: a longer one (a feed's whole text in its title) is cut when stored."""
+
+
+def _line(text: str | None, limit: int) -> str:
+    return cut(" ".join(printable(text or "").split()), limit)
+
+
 def article_in(article: ParsedArticle, *, later: FullTextLater | None = None, key: str | None = None) -> ArticleIn:
+    """Return a parsed article as the store takes it: no control characters, a title of at most MAX_TITLE."""
     return ArticleIn(
         key=key or article.key,
-        source_name=article.source_name,
-        title=article.title,
-        text=article.text,
+        source_name=_line(article.source_name, 200),
+        title=_line(article.title, MAX_TITLE),
+        text=printable(article.text),
         content_hash=article.content_hash,
-        sections=tuple(SectionIn(s.heading, s.text) for s in article.sections),
+        sections=tuple(
+            SectionIn(_line(s.heading, MAX_TITLE) if s.heading else s.heading, printable(s.text))
+            for s in article.sections
+        ),
         entry_id=article.entry_id,
         url=article.url,
-        author=article.author,
+        author=_line(article.author, 200) if article.author else article.author,
         published_at=article.published_at,
         teaser=article.teaser,
         full_text_due=later[0] if later else None,
