@@ -445,3 +445,32 @@ async def test_page_fetches_are_capped_per_feed_and_the_rest_follow(tmp_path: Pa
         assert all("ceasefire terms" in text for text in texts)
     finally:
         await database.dispose()
+
+
+async def test_one_canonical_url_is_one_article_across_guids_and_sources(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    # One report under 50 guids, each link with its own tracking parameters, and again in a second feed.
+    link = "https://n.example/world/peru-vote"
+    items = "".join(
+        f"<item><title>Peru votes</title><guid>urn:copy:{n}</guid><link>{link}?utm_source=feed{n}&amp;fbclid={n}</link>"
+        "<description>Peruvians voted on Sunday in a tight race. The count begins on Monday.</description></item>"
+        for n in range(50)
+    )
+    home = "<item><title>Front page</title><guid>h1</guid><link>https://n.example/</link><description>A.</description></item>"
+    other = "<item><title>Front page too</title><guid>h2</guid><link>https://n.example/</link><description>B.</description></item>"
+    first, second = tmp_path / "one.xml", tmp_path / "two.xml"
+    first.write_text(f'<rss version="2.0"><channel><title>One</title>{items}{home}</channel></rss>')
+    second.write_text(
+        f'<rss version="2.0"><channel><title>Two</title>{items[: len(items) // 50]}{other}</channel></rss>'
+    )
+    settings = make_settings(sqlite_database.url)
+    report = await ingest([str(first)], database=sqlite_database, settings=settings)
+    assert report.new == 2  # the report once, and the front page
+    again = await ingest([str(second)], database=sqlite_database, settings=settings)
+    # The report is known by its URL; a front-page link names no one article, so it is not merged.
+    assert (again.new, again.unchanged + again.duplicates) == (1, 1)
+    async with sqlite_database.sessions() as session:
+        urls = list(await session.scalars(select(Article.url).order_by(Article.id)))
+    assert len([url for url in urls if url and url.startswith(link)]) == 1
+    assert len(urls) == 3

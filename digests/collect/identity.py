@@ -50,3 +50,15 @@ def article_key(*, entry_id: str | None, feed: str | None, url: str | None, text
     if canonical:
         return sha256(f"url:{canonical}")
     return sha256(f"text:{fold_spaces(text)}")
+
+
+def url_key(url: str | None) -> str | None:
+    """Return the hash of a web article's canonical URL, or None when it has none that names one article (no URL,
+    not http(s), or a site's front page)."""
+    canonical = canonical_url(url)
+    if not canonical or not canonical.startswith(("http://", "https://")):
+        return None
+    parts = urlsplit(canonical)
+    if parts.path in ("", "/") and not parts.query:
+        return None
+    return sha256(f"url:{canonical}")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from digests.collect.fetch import Fetcher
+from digests.collect.identity import url_key
 from digests.collect.parse import ParsedArticle
 from digests.collect.sectionize import RawSection
 from digests.collect.sources import Reader, ReadResult
@@ -53,6 +54,7 @@ def article_in(article: ParsedArticle, *, later: FullTextLater | None = None, ke
         ),
         entry_id=article.entry_id,
         url=article.url,
+        url_key=url_key(article.url),
         author=_line(article.author, 200) if article.author else article.author,
         published_at=article.published_at,
         teaser=article.teaser,
@@ -196,7 +198,8 @@ async def _store(
     later: dict[str, FullTextLater] = {}
     if reader.settings.collect.fetch_full_text and any(a.teaser for a in articles):
         async with database.sessions() as session:
-            known = await article_store.existing_keys((a.key for a in articles if a.teaser), session=session)
+            teasers = [(a.key, url_key(a.url)) for a in articles if a.teaser]
+            known = await article_store.existing_keys(teasers, guild_id=guild_id, session=session)
         # A stored article already has its full text: its teaser is not news and must not replace it.
         for article in articles:
             if article.teaser and article.key in known:

@@ -30,13 +30,39 @@ from digests.text import sha256
 _BATCH = 500
 
 
-async def existing_keys(keys: Iterable[str], *, session: AsyncSession) -> dict[str, int | None]:
-    """Return which of ``keys`` are already stored, each with the source that stored it."""
-    wanted = list(set(keys))
+async def existing_keys(
+    articles: Iterable[tuple[str, str | None]], *, guild_id: int, session: AsyncSession
+) -> dict[str, int | None]:
+    """Return which of these (key, url key) articles are already stored, by key, each with the source that stored
+    it: found by its key, or by its canonical URL among the articles of the same server."""
+    wanted = dict(articles)
     found: dict[str, int | None] = {}
-    for start in range(0, len(wanted), _BATCH):
-        statement = select(Article.key, Article.source_id).where(Article.key.in_(wanted[start : start + _BATCH]))
+    keys = list(wanted)
+    for start in range(0, len(keys), _BATCH):
+        statement = select(Article.key, Article.source_id).where(Article.key.in_(keys[start : start + _BATCH]))
         found.update((row[0], row[1]) for row in await session.execute(statement))
+    by_url = {url_key: key for key, url_key in wanted.items() if url_key and key not in found}
+    for url_key, (_, source_id) in (await _by_url_key(by_url, guild_id, session)).items():
+        found[by_url[url_key]] = source_id
+    return found
+
+
+async def _by_url_key(
+    url_keys: Iterable[str], guild_id: int, session: AsyncSession
+) -> dict[str, tuple[Article, int | None]]:
+    """Return the server's stored articles with these url keys (with their source), the oldest of each."""
+    wanted = list(url_keys)
+    found: dict[str, tuple[Article, int | None]] = {}
+    for start in range(0, len(wanted), _BATCH):
+        statement = (
+            select(Article)
+            .where(Article.guild_id == guild_id, Article.url_key.in_(wanted[start : start + _BATCH]))
+            .order_by(Article.id.desc())
+            .options(selectinload(Article.sections))
+        )
+        for article in await session.scalars(statement):
+            assert article.url_key is not None
+            found[article.url_key] = (article, article.source_id)
     return found
 
 
@@ -63,8 +89,11 @@ async def store_articles(
 ) -> Counter[FetchOutcome]:
     """Insert new articles and update changed ones in place; count what happened to each."""
     latest: dict[str, ArticleIn] = {}
+    key_of_url: dict[str, str] = {}
     for incoming in articles:
-        latest[incoming.key] = incoming  # a feed that lists an entry twice: its last copy wins
+        # One canonical URL is one article: another guid for the same page is a copy of the first one's entry.
+        key = key_of_url.setdefault(incoming.url_key, incoming.key) if incoming.url_key else incoming.key
+        latest[key] = incoming  # a feed that lists an entry twice: its last copy wins
     outcomes: Counter[FetchOutcome] = Counter()
     stored: dict[str, Article] = {}
     keys = list(latest)
@@ -73,6 +102,13 @@ async def store_articles(
             select(Article).where(Article.key.in_(keys[start : start + _BATCH])).options(selectinload(Article.sections))
         )
         stored.update((article.key, article) for article in rows)
+    by_url: dict[str, str] = {}
+    for key in keys:
+        url_key = latest[key].url_key
+        if key not in stored and url_key:
+            by_url[url_key] = key
+    for url_key, (row, _) in (await _by_url_key(by_url, guild_id, session)).items():
+        stored[by_url[url_key]] = row
     now = utcnow()
     for key, incoming in latest.items():
         article = stored.get(key)
@@ -85,6 +121,7 @@ async def store_articles(
                     source_name=incoming.source_name[:200],
                     entry_id=incoming.entry_id,
                     url=incoming.url,
+                    url_key=incoming.url_key,
                     title=incoming.title,
                     author=incoming.author,
                     published_at=incoming.published_at,

@@ -66,6 +66,8 @@ class Article(Base):
         Index("ix_articles_published_at", "published_at"),
         # Articles waiting for a story, oldest ready first, found without scanning the others.
         Index("ix_articles_needs_story", "needs_story", "ready_at"),
+        # One canonical URL is one article within what a server sees, whatever guid or source brought it.
+        Index("ix_articles_guild_url_key", "guild_id", "url_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -77,6 +79,8 @@ class Article(Base):
     guild_id: Mapped[int] = mapped_column(BigInteger, default=GLOBAL_SCOPE, index=True)
     entry_id: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the canonical URL (tracking parameters, fragment and case noise removed); None without one.
+    url_key: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]

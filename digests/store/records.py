@@ -34,6 +34,8 @@ class ArticleIn:
     sections: tuple[SectionIn, ...]
     entry_id: str | None = None
     url: str | None = None
+    # The hash of the canonical URL: another guid or source with the same one is the same article.
+    url_key: str | None = None
     author: str | None = None
     published_at: datetime | None = None
     # A feed's short excerpt: it never replaces the full text already stored for the same article.
