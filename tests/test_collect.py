@@ -474,3 +474,46 @@ async def test_one_canonical_url_is_one_article_across_guids_and_sources(
         urls = list(await session.scalars(select(Article.url).order_by(Article.id)))
     assert len([url for url in urls if url and url.startswith(link)]) == 1
     assert len(urls) == 3
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("cp1251", "Москва заявила о новых санкциях против Британии. Переговоры продолжатся в понедельник."),
+        (
+            "shift_jis",
+            "東京で首脳会談が開かれた。両国は経済安全保障で協力することで合意した。次の会合は来月に予定されている。",
+        ),
+    ],
+)
+def test_a_feed_declared_utf8_in_another_encoding_is_read_in_its_own(encoding: str, text: str) -> None:
+    from digests.collect.parse import parse_feed
+    from digests.collect.sectionize import Sectionizer
+
+    title = text.split("。")[0].split(".")[0]
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<item><title>{title}</title><link>https://n.example/a</link><description>{text}</description></item>"
+        "</channel></rss>"
+    )
+    for content_type in (None, "application/rss+xml; charset=utf-8"):
+        document = parse_feed(
+            xml.encode(encoding),
+            location="https://n.example/feed",
+            sectionizer=Sectionizer(make_settings().sections),
+            teaser_chars=600,
+            content_type=content_type,
+        )
+        (article,) = document.articles
+        assert article.title == title
+        assert text[:20] in article.text
+        assert any("declared utf-8 but is not" in warning.lower() for warning in document.warnings)
+    # A feed that is what it says is left alone.
+    plain = parse_feed(
+        xml.encode("utf-8"),
+        location="https://n.example/feed",
+        sectionizer=Sectionizer(make_settings().sections),
+        teaser_chars=600,
+    )
+    assert plain.articles[0].title == title
+    assert not plain.warnings

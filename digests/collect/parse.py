@@ -241,6 +241,36 @@ def _entry_html(entry: Any) -> str:
     return str(max([*contents, summary], key=len))
 
 
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*["'])([A-Za-z0-9._-]+)(["'])""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
+
+
+def _in_its_real_encoding(data: bytes, content_type: str | None) -> tuple[bytes, str | None, str | None]:
+    """Return a feed as UTF-8 when the encoding it declares cannot be right (Shift-JIS or Windows-1251 bytes
+    declared as UTF-8), with a note of the mismatch; otherwise return it as it is, for feedparser to decode.
+
+    A feed is taken at its word unless its bytes are not valid in the declared encoding: then the encoding is
+    detected from the bytes (``decode``), which a fallback to Windows-1252 would turn into mojibake.
+    """
+    if b"\x00" in data[:8192] or data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data, content_type, None
+    from_header = _CHARSET.search(content_type or "")
+    in_document = _XML_ENCODING.match(data[:512])
+    declared = from_header.group(1) if from_header else in_document.group(2).decode() if in_document else "utf-8"
+    try:
+        data.decode(declared)
+        return data, content_type, None
+    except (LookupError, UnicodeDecodeError):
+        pass  # not in the encoding it names
+    text = decode(data)
+    if "\ufffd" in text[:4096] and text.count("\ufffd") > 3:
+        return data, content_type, None  # undecidable: let feedparser do its best
+    fixed = text.encode("utf-8")
+    fixed = _XML_ENCODING.sub(rb"\g<1>utf-8\g<3>", fixed, count=1)
+    header = _CHARSET.sub("charset=utf-8", content_type) if content_type else content_type
+    return fixed, header, f"declared {declared} but is not; read in the encoding its bytes are in"
+
+
 def parse_feed(
     data: bytes,
     *,
@@ -255,11 +285,14 @@ def parse_feed(
 
     ``base`` is the address relative links are resolved against (the feed's own URL or file URI).
     """
+    data, content_type, mismatch = _in_its_real_encoding(data, content_type)
     headers = {"content-type": content_type} if content_type else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     document = FeedDocument(title=_clean_title(parsed.feed.get("title")) or None)
+    if mismatch:
+        document.warnings.append(f"{location}: {mismatch}")
     if parsed.bozo:
         reason = parsed.get("bozo_exception")
         if not parsed.entries and not parsed.get("version") and not document.title:
