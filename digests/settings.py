@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from pydantic_settings import (
 
 from digests.errors import ConfigError, explain_invalid
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*\.?$")
 _REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 
@@ -52,8 +55,22 @@ class FetchSettings(Group):
     max_concurrent: int = Field(default=16, ge=1, le=1000)
     max_per_host: int = Field(default=2, ge=1, le=100)
     user_agent: str = "Sitrep/0.1 (news briefing bot)"
-    # Refuse loopback, private and link-local addresses unless a deployment opts in.
+    # Refuse loopback and private addresses unless a deployment opts in: for all of them, or for some networks
+    # ("10.0.0.0/8") and host names ("feeds.internal", which also allows its subdomains). Link-local and cloud
+    # metadata addresses are refused whatever is set here.
     allow_private_addresses: bool = False
+    allowed_private: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("allowed_private")
+    @classmethod
+    def _networks_or_names(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                if not _HOST_NAME.match(entry.strip()):
+                    raise ValueError(f"{entry!r} is neither a network (10.0.0.0/8) nor a host name") from None
+        return [entry.strip() for entry in entries]
 
 
 class CollectSettings(Group):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digests.collect.fetch import Fetcher, _PublicOnlyResolver, check_url
+from digests.collect.fetch import Fetcher, _PolicyResolver, check_url
 from digests.errors import FetchError
 from digests.settings import FetchSettings
 from tests.httpserver import LocalServer
@@ -134,7 +134,7 @@ async def test_every_redirect_hop_is_checked(http_server: LocalServer) -> None:
 
 
 async def test_resolver_refuses_names_of_private_addresses() -> None:
-    resolver = _PublicOnlyResolver()
+    resolver = _PolicyResolver()
     try:
         with pytest.raises(OSError, match="private or local"):
             await resolver.resolve("localhost", 80)
@@ -148,3 +148,58 @@ async def test_loopback_is_refused_by_default(http_server: LocalServer) -> None:
         with pytest.raises(FetchError, match="private or local"):
             await fetcher.get(http_server.url("/feed"))
     assert http_server.hits("/feed") == 0
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://100.100.100.200/latest/meta-data",
+    ],
+)
+def test_link_local_and_metadata_addresses_are_never_fetched(url: str, allow_private: bool) -> None:
+    with pytest.raises(FetchError, match="refused"):
+        check_url(url, allow_private=allow_private)
+
+
+def test_private_hosts_are_allowed_by_network_or_name_only() -> None:
+    from digests.collect.fetch import AddressPolicy
+
+    policy = AddressPolicy.of(
+        fetch_settings(allow_private_addresses=False, allowed_private=["10.0.0.0/8", "feeds.internal"])
+    )
+    assert check_url("http://10.1.2.3/feed", allow_private=policy)
+    assert check_url("http://feeds.internal/rss", allow_private=policy)
+    assert check_url("http://eu.feeds.internal/rss", allow_private=policy)
+    for refused in (
+        "http://192.168.1.5/",
+        "http://127.0.0.1:8799/",
+        "http://other.internal/",
+        "http://169.254.169.254/",
+    ):
+        with pytest.raises(FetchError, match="refused"):
+            check_url(refused, allow_private=policy)
+    with pytest.raises(ValueError, match="neither a network"):
+        fetch_settings(allowed_private=["not a host!"])
+
+
+async def test_an_allowed_network_is_fetched_and_a_private_one_is_not(http_server: LocalServer) -> None:
+    http_server.serve("/feed", FEED)
+    async with Fetcher(fetch_settings(allow_private_addresses=False, allowed_private=["127.0.0.0/8"])) as fetcher:
+        assert (await fetcher.get(http_server.url("/feed"))).status == 200
+    async with Fetcher(fetch_settings(allow_private_addresses=False, allowed_private=["10.0.0.0/8"])) as fetcher:
+        with pytest.raises(FetchError, match="private or local"):
+            await fetcher.get(http_server.url("/feed"))
+    assert http_server.hits("/feed") == 1
+
+
+async def test_a_name_resolving_to_a_metadata_address_is_refused_even_when_private_is_allowed() -> None:
+    from digests.collect.fetch import AddressPolicy
+
+    policy = AddressPolicy(allow_private=True)
+    assert policy.address_refusal("feeds.example", "10.0.0.5") is None
+    assert policy.address_refusal("feeds.example", "169.254.169.254") is not None

@@ -25,32 +25,100 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+# Never fetched, whatever the settings: link-local networks (where clouds answer instance metadata) and the
+# metadata services' own names and addresses.
+_NEVER_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+_NEVER_HOSTS = ("metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal")
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(text.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_public(address: str) -> bool:
+    ip = _address(address)
     return ip.is_global and not ip.is_multicast
 
 
-class _PublicOnlyResolver(AbstractResolver):
-    """Resolve names as usual, but refuse to connect to private, loopback or link-local addresses.
+@dataclass(slots=True, frozen=True)
+class AddressPolicy:
+    """Which hosts Sitrep may fetch from: public addresses; private ones when allowed, all of them
+    (``allow_private``) or by network or name (``allowed``); link-local and cloud metadata addresses never."""
+
+    allow_private: bool = False
+    networks: tuple[Network, ...] = ()
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: FetchSettings) -> AddressPolicy:
+        """Return the policy the fetch settings describe."""
+        networks, names = [], []
+        for entry in settings.allowed_private:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                names.append(entry.lower().strip("."))
+        return cls(settings.allow_private_addresses, tuple(networks), tuple(names))
+
+    def _named(self, host: str) -> bool:
+        return any(host == name or host.endswith(f".{name}") for name in self.names)
+
+    def host_refusal(self, host: str) -> str | None:
+        """Say why ``host`` (a name or an address) may not be fetched from, or None when it may."""
+        host = host.lower().rstrip(".")
+        if host in _NEVER_HOSTS:
+            return f"refused: {host} is a cloud metadata service"
+        try:
+            literal = _address(host)
+        except ValueError:
+            local = host == "localhost" or host.endswith(_LOCAL_SUFFIXES)
+            if local and not (self.allow_private or self._named(host)):
+                return f"refused: {host} is a local address"
+            return None
+        return self.address_refusal(host, str(literal))
+
+    def address_refusal(self, host: str, address: str) -> str | None:
+        """Say why connecting to ``address`` (which ``host`` resolved to) is refused, or None when it is not."""
+        ip = _address(address)
+        if any(ip in network for network in _NEVER_NETWORKS if network.version == ip.version):
+            return f"refused: {address} is a private or local address, link-local (cloud metadata): never fetched"
+        if ip.is_global and not ip.is_multicast:
+            return None
+        allowed = any(ip in network for network in self.networks if network.version == ip.version)
+        if self.allow_private or allowed or self._named(host.lower().rstrip(".")):
+            return None
+        return f"refused: {host} is a private or local address"
+
+
+class _PolicyResolver(AbstractResolver):
+    """Resolve names as usual, but connect only to the addresses the policy allows.
 
     Checking at connection time (not only before the request) also covers redirects and DNS
     answers that change between a check and the connection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, policy: AddressPolicy | None = None) -> None:
         self._inner = DefaultResolver()
+        self._policy = policy or AddressPolicy()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        """Return the public addresses of ``host``, or fail when it has none."""
+        """Return the addresses of ``host`` the policy allows, or fail when there are none."""
         results = await self._inner.resolve(host, port, family)
-        public = [result for result in results if _is_public(result["host"])]
-        if not public:
-            raise OSError(errno.EACCES, f"refused: {host} resolves to a private or local address")
-        return public
+        allowed = [result for result in results if self._policy.address_refusal(host, result["host"]) is None]
+        if not allowed:
+            reasons = {self._policy.address_refusal(host, result["host"]) for result in results}
+            raise OSError(errno.EACCES, "; ".join(sorted(r for r in reasons if r)) or f"refused: {host}")
+        return allowed
 
     async def close(self) -> None:
         """Release the wrapped resolver."""
@@ -75,8 +143,12 @@ class FetchResult:
         return self.status == 304
 
 
-def check_url(url: str, *, allow_private: bool) -> str:
-    """Return ``url`` if Sitrep may fetch it, else raise a FetchError saying why."""
+def check_url(url: str, *, allow_private: bool | AddressPolicy = False) -> str:
+    """Return ``url`` if Sitrep may fetch it, else raise a FetchError saying why.
+
+    ``allow_private`` is the policy, or True for any private address (link-local and metadata never).
+    """
+    policy = allow_private if isinstance(allow_private, AddressPolicy) else AddressPolicy(allow_private)
     try:
         parts = urlsplit(url)
     except ValueError as error:
@@ -86,15 +158,9 @@ def check_url(url: str, *, allow_private: bool) -> str:
     host = parts.hostname
     if not host:
         raise FetchError(url, "not a valid URL (it names no host)")
-    if not allow_private:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise FetchError(url, f"refused: {host} is a local address")
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None and not _is_public(str(literal)):
-            raise FetchError(url, f"refused: {host} is a private or local address")
+    refusal = policy.host_refusal(host)
+    if refusal:
+        raise FetchError(url, refusal)
     return url
 
 
@@ -109,8 +175,8 @@ class Fetcher:
         self._host_slots: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
-        resolver = None if self.settings.allow_private_addresses else _PublicOnlyResolver()
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, resolver=resolver)
+        self.policy = AddressPolicy.of(self.settings)
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, resolver=_PolicyResolver(self.policy))
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout),
@@ -148,7 +214,7 @@ class Fetcher:
         try:
             async with asyncio.timeout(self.settings.total_timeout):
                 for _hop in range(self.settings.max_redirects + 1):
-                    check_url(url, allow_private=self.settings.allow_private_addresses)
+                    check_url(url, allow_private=self.policy)
                     seen.add(url)
                     async with self._session.get(url, headers=headers, allow_redirects=False) as response:
                         if response.status in _REDIRECTS and "Location" in response.headers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from digests.collect.fetch import check_url
+from digests.collect.fetch import AddressPolicy, check_url
 from digests.collect.sources import load_source_specs
 from digests.errors import NotFoundError, SitrepError
 from digests.kinds import DisabledBy, SourceKind
@@ -27,7 +27,7 @@ async def add_server_source(
 ) -> SourceRecord:
     """Add a feed or page URL as one of a server's own sources; it is polled from the next collection."""
     location = url.strip()
-    check_url(location, allow_private=settings.fetch.allow_private_addresses)
+    check_url(location, allow_private=AddressPolicy.of(settings.fetch))
     interval = interval_minutes or settings.collect.default_interval_minutes
     if not 5 <= interval <= 7 * 24 * 60:
         raise SitrepError("The interval must be between 5 minutes and a week.")
