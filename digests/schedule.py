@@ -26,7 +26,7 @@ def check_timezone(name: str) -> ZoneInfo:
     """Return the IANA time zone ``name``, or raise with the closest valid names."""
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: a name too long for a file
         close = [match for match, _, _ in process.extract(name, sorted(available_timezones()), limit=3)]
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ScheduleError(

@@ -15,6 +15,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -319,6 +320,8 @@ def _cached(overrides: tuple[tuple[str, Any], ...]) -> Settings:
         raise ConfigError(explain_invalid(error, Settings, where=f"{toml} or SITREP_* variables: ")) from error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{toml}: not valid TOML ({error})") from error
+    except SettingsError as error:  # a SITREP_* variable for a list or table that is not JSON
+        raise ConfigError(f"{error}: a list or table in a SITREP_* variable is written as JSON") from error
     except OSError as error:
         raise ConfigError(f"{toml}: cannot be read ({error.strerror or error})") from error
 

@@ -98,9 +98,11 @@ def main_options(
 
 
 def run_with_resources(settings: Settings, work: Callable[[Resources], Awaitable[T]]) -> T:
-    """Open the resources (applying migrations), run ``work`` with them, and close them; errors exit 1."""
+    """Open the resources (applying migrations), run ``work`` with them, and close them; errors (and a database
+    that refuses the work: read-only, locked, full) exit 1 with one line."""
 
     from digests.app import Resources  # the app's imports are heavy; `sitrep --help` does not need them
+    from digests.store import DatabaseError, database_trouble
 
     async def runner() -> T:
         resources = await Resources.open(settings)
@@ -113,3 +115,5 @@ def run_with_resources(settings: Settings, work: Callable[[Resources], Awaitable
         return asyncio.run(runner())
     except SitrepError as error:
         raise fail(error) from error
+    except DatabaseError as error:
+        raise fail(database_trouble(error)) from error

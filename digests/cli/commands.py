@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from digests.cli.base import (
+    FAILED,
     app,
     console,
     errors,
@@ -50,6 +51,8 @@ def ingest(
         )
     report = run_with_resources(settings, lambda r: ingest_targets(targets, database=r.database, settings=settings))
     print_report(report, as_json=as_json, title="Ingested")
+    if report.nothing_read:
+        raise typer.Exit(FAILED)  # every target failed: the errors are printed above
 
 
 @app.command()
@@ -223,7 +226,9 @@ def prepare(ctx: typer.Context) -> None:
 def summarize_pending_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sections or articles per batch.")] = 64,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=10_000, help="Sections or articles per batch.")
+    ] = 64,
 ) -> None:
     """Summarize and tag every stored section and article that needs it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -358,12 +363,16 @@ def run(
         roles = parse_roles(role)
     except SitrepError as error:
         raise usage_error(str(error)) from error
+    from digests.store import DatabaseError, database_trouble
+
     try:
         asyncio.run(run_forever(settings, console=console, status=errors, roles=roles))
     except KeyboardInterrupt:
         console.print("Stopped.")
     except SitrepError as error:
         raise fail(error) from error
+    except DatabaseError as error:
+        raise fail(database_trouble(error)) from error
 
 
 def main() -> None:

@@ -17,21 +17,31 @@ from typing import IO, Any
 from digests.cli.base import errors, fail, usage_error
 from digests.errors import SitrepError
 from digests.settings import Settings
+from digests.text import cut
 
 
 def check_paths(in_path: str, out_path: str) -> None:
     """Refuse, before any work, an input that is missing or an output that cannot be written or is the input."""
+    try:
+        _check_paths(in_path, out_path)
+    except OSError as error:  # a name too long for the file system, a folder we may not look into
+        raise usage_error(f"{cut(error.filename or in_path, 120)}: {error.strerror or error}") from error
+
+
+def _check_paths(in_path: str, out_path: str) -> None:
     if in_path != "-" and not Path(in_path).is_file():
-        raise usage_error(f"{in_path}: no such file")
+        raise usage_error(f"{cut(in_path, 200)}: no such file")
     if out_path == "-":
         return
     out = Path(out_path)
     if not out.parent.is_dir():
-        raise usage_error(f"{out_path}: the folder {out.parent} does not exist")
+        raise usage_error(f"{cut(out_path, 200)}: the folder {cut(str(out.parent), 200)} does not exist")
     if out.is_dir():
-        raise usage_error(f"{out_path}: is a folder; name a file")
+        raise usage_error(f"{cut(out_path, 200)}: is a folder; name a file")
+    if len(out.name) > 200:  # its temporary sibling's name would be too long for the file system
+        raise usage_error(f"{cut(out_path, 200)}: name a file of at most 200 characters")
     if in_path != "-" and out.exists() and os.path.samefile(in_path, out):
-        raise usage_error(f"--out {out_path} is the input file; write the output somewhere else")
+        raise usage_error(f"--out {cut(out_path, 200)} is the input file; write the output somewhere else")
 
 
 @contextlib.contextmanager

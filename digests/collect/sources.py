@@ -30,6 +30,7 @@ from digests.collect.sectionize import Sectionizer
 from digests.errors import ConfigError, SitrepError, SourceError
 from digests.kinds import SourceKind
 from digests.settings import Group, Settings
+from digests.text import cut
 from digests.tomlfile import read_entries
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,10 @@ class Reader:
         return article
 
     async def _read_path(self, path: Path, *, name: str | None) -> ReadResult:
-        return await asyncio.to_thread(self._read_path_sync, path, name)
+        try:
+            return await asyncio.to_thread(self._read_path_sync, path, name)
+        except OSError as error:  # a name too long for the file system, a folder we may not list, ...
+            raise SourceError(f"{cut(str(path), 200)}: cannot be read ({error.strerror or error})") from error
 
     def _read_path_sync(self, path: Path, name: str | None) -> ReadResult:
         """Read a file or walk a folder; runs in a worker thread, since it touches the disk."""

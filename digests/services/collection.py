@@ -18,7 +18,7 @@ from digests.collect.sources import Reader, ReadResult
 from digests.errors import FetchError, SitrepError
 from digests.kinds import FetchOutcome
 from digests.settings import Settings
-from digests.store import Database, IntegrityError
+from digests.store import Database, DatabaseError, IntegrityError
 from digests.store import articles as article_store
 from digests.store import sources as source_store
 from digests.store.records import GLOBAL_SCOPE, ArticleIn, SectionIn, SourceRecord, TeaserRecord
@@ -133,6 +133,12 @@ class CollectReport:
     def errors(self) -> list[str]:
         """List every error, source by source."""
         return [error for s in self.sources for error in s.errors]
+
+    @property
+    def nothing_read(self) -> bool:
+        """Whether every source or target failed and none brought an article in (nor found one already in)."""
+        read = self.new + self.updated + self.unchanged + self.duplicates
+        return bool(self.sources) and read == 0 and all(source.errors for source in self.sources)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""
@@ -257,6 +263,8 @@ async def ingest(targets: Sequence[str], *, database: Database, settings: Settin
                     )
                 except SitrepError as error:
                     source_report.errors.append(str(error))
+                except DatabaseError:
+                    raise  # not this target's fault: the whole ingest stops, and says why
                 except Exception as error:
                     log.exception("Unexpected failure while ingesting %s", target)
                     source_report.errors.append(f"{target}: unexpected error ({type(error).__name__}: {error})")
@@ -358,6 +366,8 @@ async def _guard(name: str, work: Awaitable[SourceReport]) -> SourceReport:
     """Turn an unexpected exception in one source into that source's error, logged with its traceback."""
     try:
         return await work
+    except DatabaseError:
+        raise  # not this source's fault
     except Exception as error:
         log.exception("Unexpected failure while collecting %r", name)
         return SourceReport(source=name, errors=[f"{name}: unexpected error ({type(error).__name__}: {error})"])

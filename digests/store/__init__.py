@@ -7,9 +7,18 @@ The only package that imports SQLAlchemy. Services open a transaction with
 who sees what.
 """
 
+from sqlalchemy.exc import DBAPIError as DatabaseError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession as Session
 
-from digests.store.db import Database, open_database, single_runner
+from digests.store.db import Database, database_trouble, open_database, single_runner
 
-__all__ = ["Database", "IntegrityError", "Session", "open_database", "single_runner"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "IntegrityError",
+    "Session",
+    "database_trouble",
+    "open_database",
+    "single_runner",
+]

@@ -109,6 +109,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+def database_trouble(error: DBAPIError) -> str:
+    """Say in one line what the database refused (read-only, locked, full, gone), for a person to act on."""
+    reason = str(error.orig if error.orig is not None else error).strip().splitlines()
+    return f"the database refused the work: {reason[0] if reason else type(error).__name__}"
+
+
 async def open_database(url: str) -> Database:
     """Open the database at ``url`` and apply pending migrations; a database that cannot be reached is a ConfigError."""
     database = Database(url)
@@ -138,9 +144,13 @@ def single_runner(url: str) -> Iterator[None]:
     import fcntl
 
     path = Path(parsed.database).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".run-lock")
-    with open(lock_path, "a+") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the whole run, closed below
+    except OSError as error:
+        raise ConfigError(f"cannot use the database file {path}: {error.strerror or error}") from error
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:

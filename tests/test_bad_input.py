@@ -1,4 +1,4 @@
-"""Settings, sources and subscriptions that cannot work are refused with one line that says what to change."""
+"""Bad settings, sources, subscriptions and inputs: refused with one line that says what to change."""
 
 from __future__ import annotations
 
@@ -139,3 +139,46 @@ def test_titles_cannot_drive_the_terminal_and_are_cut_when_stored(tmp_path: Path
         assert not any(character in shown.stdout for character in "\x1b\x07\x9b"), output
     listed = runner.invoke(app, ["--database-url", url, "stories", "--format", "markdown"])
     assert not any(character in listed.stdout for character in "\x1b\x07\x9b")
+
+
+def test_a_read_only_database_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    runner = CliRunner()
+    writable = f"sqlite:///{tmp_path / 'ro.db'}"
+    assert (
+        runner.invoke(app, ["--database-url", writable, "ingest", str(REPO / "config/samples/feed.xml")]).exit_code == 0
+    )
+    read_only = f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"
+    fresh = tmp_path / "fresh.txt"
+    fresh.write_text("Kenya opens a geothermal plant\n\nNairobi said on Tuesday the plant adds 80 megawatts.\n")
+    for command in (["status"], ["ingest", str(fresh)], ["collect"], ["sources", "list"]):
+        result = runner.invoke(app, ["--database-url", read_only, *command])
+        assert result.exit_code == 1, command
+        line = _one_line(result.stderr)
+        assert "the database refused the work: attempt to write a readonly database" in line, command
+    with sqlite3.connect(tmp_path / "ro.db") as connection:
+        assert connection.execute("SELECT count(*) FROM articles").fetchone()[0] > 0
+
+
+def test_names_too_long_for_the_file_system_are_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    long_path = str(tmp_path / ("a" * 300))
+    ingested = runner.invoke(app, ["--database-url", url, "ingest", long_path])
+    assert ingested.exit_code == 1  # nothing could be read
+    assert "File name too long" in _one_line(ingested.stdout)
+    zone = runner.invoke(app, ["--database-url", url, "digest", "--timezone", "Europe/" + "b" * 300])
+    assert zone.exit_code == 2
+    assert "unknown time zone" in _one_line(zone.stderr)
+    database = runner.invoke(app, ["--database-url", f"sqlite:///{tmp_path / ('d' * 300)}.db", "status"])
+    assert database.exit_code in (1, 2)
+    assert "Error" in _one_line(database.stderr)
+
+
+def test_ingest_fails_when_nothing_could_be_read(tmp_path: Path) -> None:
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    assert runner.invoke(app, ["--database-url", url, "ingest", "/no/such"]).exit_code == 1
+    partly = runner.invoke(app, ["--database-url", url, "ingest", "/no/such", str(REPO / "config/samples/feed.xml")])
+    assert partly.exit_code == 0  # what could be read was read; the error is reported beside it
