@@ -157,10 +157,25 @@ def encoder() -> Any:
     return SentenceEncoder(int8=True)
 
 
-# The longest tests (processes that wait for the clock's next minute) go first: with two workers (`make test`)
-# they start at once and the rest of the suite runs beside them.
-_LONGEST_FIRST = ("tests/test_process.py::",)
+# The longest tests (processes that wait for the clock's next minute) start at once, one per worker, and the rest of
+# the suite runs beside them. pytest-xdist's worksteal mode first gives each worker a contiguous share of the list,
+# so the longest test opens the first share and the other process tests open the next ones.
+_LONGEST = "tests/test_process.py::test_three_processes_on_postgresql_survive_a_kill"
+_LONG = "tests/test_process.py::"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(_LONGEST_FIRST))
+    workers = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+    long = sorted((i for i in items if i.nodeid.startswith(_LONG)), key=lambda i: not i.nodeid.startswith(_LONGEST))
+    rest = [i for i in items if not i.nodeid.startswith(_LONG)]
+    if workers == 1 or not long:
+        items[:] = long + rest
+        return
+    share = len(items) // workers
+    ordered: list[pytest.Item] = []
+    heads = [long[:1], long[1:]] + [[] for _ in range(workers - 2)]
+    for head in heads:
+        ordered.extend(head)
+        ordered.extend(rest[: max(share - len(head), 0)])
+        rest = rest[max(share - len(head), 0) :]
+    items[:] = ordered + rest
