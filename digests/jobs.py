@@ -71,9 +71,9 @@ async def collect_and_enrich(
                 log.warning("%s", error)
             if source.disabled:
                 await notify(source.disabled)
-        if models is not None:
-            with console.status("Summarizing and tagging…", spinner="dots"):
-                await enrich_pending(database=database, enricher=models)
+    if models is not None:
+        with _logged("Enrichment"), console.status("Summarizing and tagging…", spinner="dots"):
+            await enrich_pending(database=database, enricher=models)
 
 
 async def enrich(*, database: Database, models: Enricher) -> None:
@@ -136,8 +136,23 @@ def log_next_digest(name: str, schedule: str, timezone: str) -> None:
     now = datetime.now(UTC)
     upcoming = next_fire_time(parse_schedule(schedule, timezone), now)
     if upcoming is not None:
-        hours = (upcoming - now).total_seconds() / 3600
-        log.info("Next digest %r at %s (in %.1f h)", name, upcoming.strftime("%a %d %b %H:%M %Z"), hours)
+        when = upcoming.strftime("%a %d %b %H:%M %Z")
+        log.info("Next digest %r at %s (in %s)", name, when, until((upcoming - now).total_seconds()))
+
+
+def until(seconds: float) -> str:
+    """Say how long until something, as a person would: "40 s", "12 min", "3 h 05 min", "2 d 4 h"."""
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
 
 
 class DigestSchedule:

@@ -80,7 +80,10 @@ def check_webhook_url(url: str, *, allow_any_host: bool = False) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SitrepError(f"not a webhook URL: {redact_webhook(url)}; it looks like {example}")
     if not allow_any_host and (parts.scheme != "https" or parts.hostname not in DISCORD_HOSTS):
-        raise SitrepError(f"webhook URLs must be Discord's ({example}), not {redact_webhook(url)}")
+        raise SitrepError(
+            f"webhook URLs must be Discord's ({example}), not {redact_webhook(url)}; to post to another host "
+            "(a local receiver, a proxy), set SITREP_DIGEST__ALLOW_ANY_WEBHOOK_HOST=true"
+        )
     if "/webhooks/" not in parts.path:
         raise SitrepError(f"not a webhook URL: {redact_webhook(url)}; it looks like {example}")
     return url.strip()

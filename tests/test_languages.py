@@ -18,7 +18,7 @@ from digests.services.digests import digest_now
 from digests.services.enrichment import Enricher, EnrichReport, enrich_pending
 from digests.settings import Settings
 from digests.store.db import Database
-from digests.store.models import Article
+from digests.store.models import Article, Section
 from digests.tagging.countries import CountryTagger
 from digests.tagging.language import detect_language, language_name, resolve_language
 from tests.conftest import make_settings
@@ -157,3 +157,33 @@ async def test_a_translation_model_that_cannot_load_leaves_articles_tagged(
     assert article.ready_at is not None
     assert "Translation is on but failed" in caplog.text
     assert str(missing) in caplog.text
+
+
+async def test_a_summarizer_model_that_cannot_load_falls_back_once_to_extractive(
+    sqlite_database: Database, encoder: SentenceEncoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "no-such-summarizer"
+    settings = make_settings(
+        sqlite_database.url, summarize={"backend": "abstractive", "model": str(missing), "offline": True}
+    )
+    articles = {"pt": PORTUGUESE, "en": ("Kenya opens a geothermal plant", "Nairobi said the plant adds power.")}
+    report = await _enrich(sqlite_database, encoder, settings, tmp_path / "feed", articles)
+    assert report.articles_tagged == 2
+    async with sqlite_database.sessions() as session:
+        backends = set(await session.scalars(select(Section.summary_backend)))
+    assert backends == {"extractive"}
+    warnings = [r for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(warnings) == 1
+    assert str(missing) in warnings[0].getMessage()
+
+
+def test_a_translation_model_that_failed_is_not_asked_for_again(tmp_path: Path) -> None:
+    from digests.inference import ModelLoadError
+    from digests.settings import TranslateSettings
+    from digests.summarize.translate import Translator
+
+    translator = Translator(TranslateSettings(enabled=True, model=str(tmp_path / "none"), offline=True))
+    assert translator.wanted("pt")
+    with pytest.raises(ModelLoadError):
+        translator.translate(["Olá"])
+    assert not translator.wanted("pt")  # translation off until restart, with no second load attempt

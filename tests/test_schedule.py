@@ -59,3 +59,22 @@ def test_parse_since() -> None:
     with pytest.raises(ScheduleError, match="24h"):
         parse_since("yesterday", now)
     assert str(check_timezone("Asia/Tokyo")) == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(-5, "0 s"), (40, "40 s"), (61, "1 min"), (720, "12 min"), (3 * 3600 + 300, "3 h 05 min"), (52 * 3600, "2 d 4 h")],
+)
+def test_time_until_the_next_digest_reads_as_a_person_says_it(seconds: float, said: str) -> None:
+    from digests.jobs import until
+
+    assert until(seconds) == said
+
+
+def test_a_webhook_on_another_host_names_the_setting_that_allows_it() -> None:
+    from digests.errors import SitrepError
+    from digests.senders import check_webhook_url
+
+    with pytest.raises(SitrepError, match="SITREP_DIGEST__ALLOW_ANY_WEBHOOK_HOST=true"):
+        check_webhook_url("http://127.0.0.1:8080/api/webhooks/1/token")
+    assert check_webhook_url("http://127.0.0.1:8080/api/webhooks/1/token", allow_any_host=True)

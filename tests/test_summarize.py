@@ -162,3 +162,22 @@ def test_article_summary_never_repeats_a_sentence() -> None:
     assert article_summary([f"{same} They agreed a pact.", f"{same} Talks resume in May."]) == (
         f"{same} They agreed a pact. Talks resume in May."
     )
+
+
+def test_an_unreachable_hub_is_asked_once_and_fails_fast(
+    monkeypatch: pytest.MonkeyPatch, extractive: ExtractiveSummarizer
+) -> None:
+    import time
+
+    from digests.inference import loading
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: refused at once
+    loading.hub_reachable.cache_clear()
+    try:
+        settings = SummarizeSettings(backend="abstractive", model="someone/no-such-summarizer")
+        started = time.monotonic()
+        with pytest.raises(ModelLoadError, match="cannot be reached"):
+            AbstractiveSummarizer(settings, extractive).summarize([SectionInput(SOURCE)])
+        assert time.monotonic() - started < 10  # no rounds of hub retries
+    finally:
+        loading.hub_reachable.cache_clear()

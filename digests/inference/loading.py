@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from digests.errors import SitrepError
 
@@ -31,6 +34,29 @@ def offline_mode(setting: bool) -> bool:
     return setting or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 
 
+@functools.cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Tell whether the model hub (``HF_ENDPOINT``, by default huggingface.co) answers at all; asked once per process.
+
+    Without this, a hub name on a machine without the network costs about 30 s of retries on every load.
+    """
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def local_only(name: str, offline: bool) -> bool:
+    """Whether to load ``name`` from local files only: offline mode is on, or it is a hub name and the hub
+    cannot be reached (then a model already in the local cache still loads)."""
+    if offline or Path(name).expanduser().exists():
+        return offline
+    return not hub_reachable()
+
+
 def pick_device(setting: str) -> str:
     """Return the torch device to run on: CUDA when present (for "auto"), else the CPU."""
     import torch
@@ -52,6 +78,8 @@ def quiet_transformers() -> None:
 def load_error(name: str, error: Exception, *, offline: bool) -> ModelLoadError:
     """Explain a model that would not load, and how to provide it."""
     where = "a local folder" if Path(name).expanduser().exists() else "the Hugging Face hub"
+    if where == "the Hugging Face hub" and not offline and not hub_reachable():
+        where = "the Hugging Face hub, which cannot be reached from here,"
     hint = (
         "put the model in a local folder and name that folder in the settings"
         if offline or where == "the Hugging Face hub"

@@ -12,7 +12,7 @@ import numpy as np
 
 from digests.collect.sectionize import Sectionizer
 from digests.errors import SitrepError
-from digests.inference import ModelWorker, SentenceEncoder, build_encoder
+from digests.inference import ModelLoadError, ModelWorker, SentenceEncoder, build_encoder
 from digests.services.stories import StoryReport, place_batch
 from digests.settings import Settings
 from digests.store import Database, work
@@ -20,6 +20,7 @@ from digests.store import articles as store
 from digests.store.records import SectionToSummarize, SummaryIn, TagsIn
 from digests.store.types import utcnow
 from digests.summarize import SectionInput, SectionSummary, Summarizer, article_summary, build_summarizer
+from digests.summarize.abstractive import AbstractiveSummarizer
 from digests.summarize.translate import Translator
 from digests.tagging.countries import CountryScore, CountryTagger
 from digests.tagging.language import detect_language, preload
@@ -96,7 +97,22 @@ class Enricher:
 
     def summarize(self, sections: Sequence[SectionInput]) -> list[SectionSummary]:
         """Summarize sections (blocking)."""
-        return self.summarizer.summarize(sections) if sections else []
+        if not sections:
+            return []
+        try:
+            return self.summarizer.summarize(sections)
+        except ModelLoadError as error:
+            if not isinstance(self.summarizer, AbstractiveSummarizer):
+                raise
+            # Said once: from now on this process summarizes with the extractive summarizer.
+            log.warning(
+                "The abstractive summarizer's model %r cannot be used, so sections are summarized by the extractive "
+                "summarizer until Sitrep restarts: %s",
+                self.summarizer.model_id,
+                error,
+            )
+            self.summarizer = self.summarizer.fallback
+            return self.summarizer.summarize(sections)
 
     def tag(self, articles: Sequence[tuple[str, str]], summaries: Sequence[str] = ()) -> list[ArticleTags]:
         """Tag articles given as (title, text) pairs (blocking): language, countries, topics, embedding.
@@ -128,6 +144,9 @@ class Enricher:
             return results
         try:
             translated = self.translator.translate([part for i in wanted for part in (articles[i][0], summaries[i])])
+        except ModelLoadError as error:
+            log.warning("Translation is on but failed; articles stay untranslated until Sitrep restarts: %s", error)
+            return results
         except SitrepError as error:
             log.error("Translation is on but failed; articles stay untranslated: %s", error)
             return results
@@ -181,8 +200,9 @@ async def _summarize_batch(database: Database, enricher: Enricher, batch_size: i
             text_hash: SummaryIn(summary.summary, summary.backend, summary.model_id, summary.fallback)
             for text_hash, summary in zip(misses, summaries, strict=True)
         }
+        # Cached under the summarizer that wrote them (the extractive one, if the model failed just now).
         report.fallbacks += await work.save_section_summaries(
-            rows, cached=cached, fresh=fresh, model_key=key, now=utcnow(), session=session
+            rows, cached=cached, fresh=fresh, model_key=enricher.summarizer.cache_key, now=utcnow(), session=session
         )
         report.sections_summarized += len(rows)
         report.cache_hits += len(rows) - len(misses)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from digests.inference.batching import by_length, generate_texts
-from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
+from digests.inference.loading import load_error, local_only, offline_mode, pick_device, quiet_transformers
 from digests.settings import SummarizeSettings
 from digests.summarize.base import SectionInput, SectionSummary, join_within
 from digests.summarize.extractive import ExtractiveSummarizer
@@ -46,7 +46,7 @@ class AbstractiveSummarizer:
 
             quiet_transformers()
             name = self.settings.model
-            extra: dict[str, Any] = {"local_files_only": self.offline}
+            extra: dict[str, Any] = {"local_files_only": local_only(name, self.offline)}
             if self.settings.gguf_file:
                 extra["gguf_file"] = self.settings.gguf_file
             try:

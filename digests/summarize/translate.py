@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from digests.inference.batching import by_length, generate_texts
-from digests.inference.loading import load_error, offline_mode, pick_device, quiet_transformers
+from digests.inference.loading import (
+    ModelLoadError,
+    load_error,
+    local_only,
+    offline_mode,
+    pick_device,
+    quiet_transformers,
+)
 from digests.settings import TranslateSettings
 from digests.text import cut
 
@@ -27,10 +34,12 @@ class Translator:
         self.offline = offline_mode(settings.offline)
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
+        # A model that failed to load is not asked for again: translation stays off until Sitrep restarts.
+        self.failure: ModelLoadError | None = None
 
     def wanted(self, language: str | None) -> bool:
-        """Tell whether articles in ``language`` are translated under these settings."""
-        if not self.settings.enabled or language in (None, "en"):
+        """Tell whether articles in ``language`` are translated under these settings (and the model loads)."""
+        if not self.settings.enabled or self.failure is not None or language in (None, "en"):
             return False
         return not self.settings.languages or language in self.settings.languages
 
@@ -42,11 +51,15 @@ class Translator:
 
             quiet_transformers()
             name = self.settings.model
+            if self.failure is not None:
+                raise self.failure
+            local = local_only(name, self.offline)
             try:
-                tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=self.offline)
-                model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=self.offline)
+                tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
+                model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=local)
             except (OSError, ValueError, ImportError) as error:
-                raise load_error(name, error, offline=self.offline) from error
+                self.failure = load_error(name, error, offline=self.offline)
+                raise self.failure from error
             device = pick_device(self.settings.device)
             model.eval().to(device)
             log.info("Loaded translation model %s on %s", name, device)
