@@ -28,7 +28,7 @@ from digests.errors import ConfigError, SitrepError
 from digests.kinds import ALL_ROLES, Role, TargetKind
 from digests.senders import Sender, SenderRegistry, TerminalSender, WebhookSender
 from digests.services.deliveries import due_catch_up, release_claims, resume_pending
-from digests.services.digests import sync_settings_subscriptions
+from digests.services.digests import describe_subscription, sync_settings_subscriptions
 from digests.services.enrichment import Enricher
 from digests.services.sources import sync_sources
 from digests.services.subscriptions import Subscriptions
@@ -138,6 +138,8 @@ class App:
             f"{len(sources)} source(s) and {len(subscriptions)} subscription(s) from the settings. "
             "Press Ctrl-C to stop."
         )
+        for subscription in subscriptions:
+            console.print(f"The {describe_subscription(subscription)}.", markup=False, highlight=False)
         return app
 
     @property

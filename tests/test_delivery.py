@@ -495,3 +495,30 @@ async def test_a_digest_being_sent_is_not_superseded(database: Database) -> None
         first = await session.get(Delivery, sending.id)
     assert first is not None
     assert first.status == "pending"  # held by the process sending it: it finishes, it is not cut off
+
+
+async def test_the_webhook_can_be_tested_before_the_first_digest(http_server: LocalServer) -> None:
+    from digests.services.digests import post_test_message
+
+    received: list[dict[str, Any]] = []
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        received.append(await request.json())
+        return web.json_response({"id": "1"})
+
+    http_server.routes["/api/webhooks/9/secret-token"] = webhook
+    url = http_server.url("/api/webhooks/9/secret-token")
+    settings = make_settings(discord_webhook_url=url, digest={"allow_any_webhook_host": True})
+    where = await post_test_message(settings)
+    assert "secret-token" not in where
+    assert "Sitrep can post here" in received[0]["content"]
+    assert received[0]["allowed_mentions"] == {"parse": []}
+
+    async def gone(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=404)
+
+    http_server.routes["/api/webhooks/9/secret-token"] = gone
+    with pytest.raises(SitrepError, match="HTTP 404"):
+        await post_test_message(settings)
+    with pytest.raises(SitrepError, match="no webhook to test"):
+        await post_test_message(make_settings())

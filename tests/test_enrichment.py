@@ -137,3 +137,19 @@ def test_the_embedding_cache_keeps_only_the_most_recent() -> None:
     assert encoder.encoded == 3
     encoder.encode(["one"])  # dropped earlier: encoded again
     assert encoder.encoded == 4
+
+
+async def test_story_placement_is_told_as_it_goes(database: Database, encoder: SentenceEncoder, tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    shutil.copytree(SAMPLES / "articles", folder)
+    settings = make_settings(database.url, stories={"batch_size": 2})
+    await ingest([str(folder)], database=database, settings=settings)
+    enricher = Enricher(settings, encoder=encoder)
+    try:
+        placed: list[int] = []
+        report = await enrich_pending(database=database, enricher=enricher, placed=placed.append)
+    finally:
+        enricher.close()
+    assert len(placed) >= 3  # after every batch of two
+    assert placed == sorted(placed)
+    assert placed[-1] == report.articles_placed == 5

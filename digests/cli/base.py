@@ -36,6 +36,8 @@ stories_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(stories_app, name="stories")
+webhook_app = typer.Typer(help="The Discord webhook digests are posted to.", no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)

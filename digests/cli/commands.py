@@ -21,6 +21,7 @@ from digests.cli.base import (
     sources_app,
     stories_app,
     usage_error,
+    webhook_app,
     write,
 )
 from digests.cli.output import print_report, print_sources, print_status
@@ -96,6 +97,24 @@ def sources_enable(
 
     source = run_with_resources(settings_of(ctx), lambda r: enable_global_source(name, database=r.database))
     console.print(f"Source {source.name!r} is enabled again; it is fetched at the next collection.")
+
+
+@webhook_app.command("test")
+def webhook_test(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option("--url", help="The webhook to test (default: SITREP_DISCORD_WEBHOOK_URL).")
+    ] = None,
+) -> None:
+    """Post a short test message to the webhook, to check that digests can reach it."""
+    from digests.services.digests import post_test_message
+
+    settings = settings_of(ctx)
+    try:
+        where = asyncio.run(post_test_message(settings, url))
+    except SitrepError as error:
+        raise fail(error) from error
+    console.print(f"Posted a test message to {where}.", markup=False, highlight=False)
 
 
 class StoryFormat(StrEnum):
@@ -237,10 +256,10 @@ def summarize_pending_command(
 
     settings = settings_of(ctx)
     bar = Progress(
-        TextColumn("summarizing and tagging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=errors, transient=True, disable=not errors.is_terminal,
     )  # fmt: skip
-    task = bar.add_task("enrich", total=None)
+    task = bar.add_task("summarizing and tagging", total=None)
     with bar:
         report = run_with_resources(
             settings,
@@ -249,6 +268,7 @@ def summarize_pending_command(
                 enricher=r.models,
                 batch_size=batch_size,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                placed=lambda done: bar.update(task, description="placing in stories", completed=done, total=None),
             ),
         )
     if as_json:

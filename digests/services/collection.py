@@ -351,7 +351,8 @@ async def collect_due_sources(
         return report
     report.seconds = time.perf_counter() - started
     log.info(
-        "Collected %d source(s): %d new, %d updated, %d unchanged, %d already in from another source; %d error(s)",
+        "Collected %d source(s): %d new, %d updated, %d unchanged, %d also listed by another source (kept once);"
+        " %d error(s)",
         len(report.sources),
         report.new,
         report.updated,

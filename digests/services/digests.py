@@ -20,7 +20,7 @@ from digests.compose import (
 from digests.errors import ConfigError, SitrepError
 from digests.kinds import Origin, TargetKind
 from digests.schedule import check_timezone, parse_schedule
-from digests.senders import check_webhook_url
+from digests.senders import WebhookSender, check_webhook_url, redact_webhook
 from digests.settings import Settings, SubscriptionSpec
 from digests.store import Database, Session, reader, workers
 from digests.store import stories as story_store
@@ -132,6 +132,17 @@ def parse_target(target: str, settings: Settings) -> tuple[TargetKind, str]:
     raise ConfigError(f"unknown digest target {target!r}: use terminal, webhook:<url>, channel:<id> or auto")
 
 
+def describe_subscription(subscription: SubscriptionRecord) -> str:
+    """Say where and when a subscription's digests go, without showing a webhook's token."""
+    if subscription.target_kind is TargetKind.WEBHOOK:
+        where = f"the webhook {redact_webhook(subscription.target)}"
+    elif subscription.target_kind is TargetKind.TERMINAL:
+        where = "this terminal"
+    else:
+        where = f"{subscription.target_kind} {subscription.target}"
+    return f"digest {subscription.name!r} goes to {where} on '{subscription.schedule}' ({subscription.timezone})"
+
+
 def validate_subscription(schedule: str, timezone: str, max_items: int) -> None:
     """Raise a SitrepError with an example when a schedule, zone or cap is unusable."""
     parse_schedule(schedule, timezone)
@@ -189,3 +200,23 @@ async def enabled_subscriptions(database: Database) -> list[SubscriptionRecord]:
     """Return every enabled subscription."""
     async with database.sessions() as session:
         return await store.enabled_subscriptions(session=session)
+
+
+async def post_test_message(settings: Settings, url: str | None = None) -> str:
+    """Post a short test message to ``url`` or the configured webhook (SITREP_DISCORD_WEBHOOK_URL); return where it
+    went (redacted). Refusals and failures are SitrepErrors saying why."""
+    import aiohttp
+
+    configured = settings.discord_webhook_url.get_secret_value() if settings.discord_webhook_url else ""
+    target = (url or configured).strip()
+    if not target:
+        raise ConfigError("no webhook to test: set SITREP_DISCORD_WEBHOOK_URL, or give one with --url")
+    checked = check_webhook_url(target, allow_any_host=settings.digest.allow_any_webhook_host)
+    message = {
+        "content": "Sitrep can post here: this webhook will receive the digests.",
+        "allowed_mentions": {"parse": []},
+    }
+    timeout = aiohttp.ClientTimeout(total=settings.fetch.total_timeout)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await WebhookSender(checked, session, max_wait=10).send(message, nonce="sitrep-webhook-test")
+    return redact_webhook(checked)

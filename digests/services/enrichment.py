@@ -237,11 +237,17 @@ async def _tag_batch(database: Database, enricher: Enricher, batch_size: int, re
 
 
 Progress = Callable[[int, int], None]
-"""Told (work done, work known) after every batch: sections summarized plus articles tagged."""
+"""Told (work done, work known) after every batch: sections summarized plus articles tagged. Story placement,
+which follows, is told through ``placed`` (articles placed so far)."""
 
 
 async def enrich_pending(
-    *, database: Database, enricher: Enricher, batch_size: int = 64, progress: Progress | None = None
+    *,
+    database: Database,
+    enricher: Enricher,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+    placed: Callable[[int], None] | None = None,
 ) -> EnrichReport:
     """Enrich what is stored: summarize every section that needs it, then summarize and tag every article that
     needs it, then place the newly ready articles in stories."""
@@ -267,7 +273,8 @@ async def enrich_pending(
     stories = StoryReport()
     placing = enricher.settings.stories
     while await place_batch(database, enricher.embed, placing, batch_size=placing.batch_size, report=stories):
-        pass
+        if placed is not None:
+            placed(stories.placed)  # told after every batch: placing a large backlog takes a while
     report.articles_placed, report.new_stories = stories.placed, stories.new_stories
     report.stories_merged = stories.merged
     report.seconds = time.perf_counter() - started
