@@ -79,7 +79,7 @@ def load_error(name: str, error: Exception, *, offline: bool) -> ModelLoadError:
     """Explain a model that would not load, and how to provide it."""
     where = "a local folder" if Path(name).expanduser().exists() else "the Hugging Face hub"
     if where == "the Hugging Face hub" and not offline and not hub_reachable():
-        where = "the Hugging Face hub, which cannot be reached from here,"
+        where = "the Hugging Face hub (unreachable from here)"
     hint = (
         "put the model in a local folder and name that folder in the settings"
         if offline or where == "the Hugging Face hub"
