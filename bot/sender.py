@@ -67,11 +67,22 @@ class ChannelSender:
                 pass  # deleted by someone: open a new one
         if not isinstance(channel, discord.TextChannel):
             return channel  # no threads here: the update goes to the channel itself
-        thread = await channel.create_thread(
-            name=cut(str(target.get("name") or f"Story {story}"), THREAD_NAME),
-            type=discord.ChannelType.public_thread,
-            auto_archive_duration=10080,
-        )
+        try:
+            thread = await channel.create_thread(
+                name=cut(str(target.get("name") or f"Story {story}"), THREAD_NAME),
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=10080,
+            )
+        except discord.Forbidden as error:
+            # The bot may post here but not open threads: the channel is not gone, so the update goes to it.
+            log.warning(
+                "Cannot open a thread in channel %s (%s; grant Create Public Threads): the update on story %s "
+                "is posted in the channel",
+                channel.id,
+                error.text or error.status,
+                story,
+            )
+            return channel
         await stories.remember_thread(database, subscription, story, str(thread.id))
         return thread
 
@@ -85,8 +96,10 @@ class ChannelSender:
             if not isinstance(channel, discord.abc.Messageable):
                 raise TargetGone(f"channel {channel_id} cannot receive messages")
             view = discord.ui.View(timeout=None)
-            for story_id in payload.get(FOLLOW, [])[:25]:
-                view.add_item(FollowButton(int(story_id)))
+            for entry in payload.get(FOLLOW, [])[:25]:
+                # [story, title] (older recorded digests hold the story alone)
+                story_id, title = (entry[0], entry[1]) if isinstance(entry, list) else (entry, None)
+                view.add_item(FollowButton(int(story_id), title=title))
             message = await channel.send(
                 content=payload.get("content") or None,
                 embeds=embeds_of(payload),

@@ -177,11 +177,11 @@ async def follow_story(interaction: discord.Interaction, story_id: int) -> None:
 class FollowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sitrep:follow:(?P<id>[0-9]+)"):
     """A Follow button on a digest item or a story; it works for anyone, for as long as the message lives."""
 
-    def __init__(self, story_id: int) -> None:
+    def __init__(self, story_id: int, *, title: str | None = None) -> None:
+        # Several items, several buttons: each names its story (a button label holds 80 characters).
+        label = cut(f"Follow: {' '.join(title.split())}", 80) if title and title.strip() else "Follow"
         super().__init__(
-            discord.ui.Button(
-                label="Follow", style=discord.ButtonStyle.secondary, custom_id=f"sitrep:follow:{story_id}"
-            )
+            discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, custom_id=f"sitrep:follow:{story_id}")
         )
         self.story_id = story_id
 

@@ -121,6 +121,8 @@ class FakeDiscord:
         self.guilds: dict[int, dict[str, Any]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.threads: dict[str, dict[str, Any]] = {}
+        # False: the bot lacks Create Public Threads, and Discord answers 403 Missing Permissions.
+        self.can_create_threads = True
         self.dm_channels: dict[str, dict[str, Any]] = {}
         self.nonces: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
@@ -540,6 +542,8 @@ class FakeDiscord:
             return self._json({**channel, "guild_id": str(guild_id)})
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "threads" and method == "POST":
             # A thread without a starter message (Start Thread without Message).
+            if not self.can_create_threads:
+                return self._json({"message": "Missing Permissions", "code": 50013}, status=403)
             parent = next(c for guild in self.guilds.values() for c in guild["channels"] if c["id"] == parts[1])
             if not 1 <= len(body.get("name") or "") <= 100:
                 return self._json({"code": 50035, "message": "Invalid Form Body", "errors": {"name": {}}}, 400)

@@ -523,3 +523,37 @@ async def test_updates_go_to_one_thread_per_story_exactly_once(wire: tuple[FakeD
     await bot.app.deliver(subscription.id, last)  # the same window again: nothing twice
     assert len(fake.messages[thread["id"]]) == 2
     assert fake.bad_requests == []
+
+
+async def test_follow_buttons_name_their_stories_and_a_thread_refused_is_not_a_channel_gone(
+    wire: tuple[FakeDiscord, SitrepBot],
+) -> None:
+    fake, bot = wire
+    fake.can_create_threads = False  # the bot lacks Create Public Threads
+    subscription = await bot.app.subscriptions.add(
+        guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC", threads=True
+    )
+    story_id = await _peru_story(bot, "Reuters")
+    await add_article(
+        bot.app.database,
+        "Kenya opens a geothermal plant in the Rift Valley",
+        ready_at=datetime.now(UTC),
+        url="https://kenya.example/geothermal",
+        sections=[(None, "Kenya opened a geothermal plant on Tuesday, adding 80 megawatts to its grid.")],
+    )
+    first = datetime.now(UTC)
+    await bot.app.deliver(subscription.id, first)
+    buttons = [c for m in fake.messages[str(CHANNEL)] for row in m["components"] for c in row["components"]]
+    labels = {c["custom_id"]: c["label"] for c in buttons}
+    assert labels[f"sitrep:follow:{story_id}"].startswith("Follow: Peru's Congress ousts")
+    assert len(set(labels.values())) == len(labels)  # one distinct label per story
+    assert all(len(label) <= 80 for label in labels.values())
+    posted = len(fake.messages[str(CHANNEL)])
+    await _peru_story(bot, "BBC")
+    await bot.app.deliver(subscription.id, datetime.now(UTC))
+    assert fake.threads == {}
+    update = fake.messages[str(CHANNEL)][posted:]
+    assert any(e.get("author", {}).get("name", "").startswith("Update") for m in update for e in m["embeds"])
+    (kept,) = await bot.app.subscriptions.list(guild_id=GUILD)
+    assert kept.enabled  # the channel is there; only threads were refused
+    assert fake.bad_requests == []

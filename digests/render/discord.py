@@ -191,7 +191,7 @@ def _shrink(embed: dict[str, Any]) -> dict[str, Any]:
 
 
 FOLLOW = "_follow"
-"""Payload key (never sent as such): the stories of a message's items, for the bot's Follow buttons."""
+"""Payload key (never sent as such): [story, title] of each of a message's items, for the bot's Follow buttons."""
 THREAD = "_thread"
 """Payload key (never sent as such): the story thread a message goes to instead of the channel."""
 
@@ -209,7 +209,7 @@ def discord_messages(
     With ``threads``, an update on a story the subscription had before goes to that story's thread (one
     message each, after the digest) instead of the digest itself.
     """
-    embeds: list[tuple[dict[str, Any], int | None]] = [(_header(digest), None)]
+    embeds: list[tuple[dict[str, Any], list[Any] | None]] = [(_header(digest), None)]
     threaded: list[dict[str, Any]] = []
     for group in digest.groups:
         for item in group.items:
@@ -222,19 +222,20 @@ def discord_messages(
                     }
                 )
             else:
-                embeds.append((_article(item, group.topic), item.story_id))
+                story = [item.story_id, item.title] if item.story_id is not None else None
+                embeds.append((_article(item, group.topic), story))
     messages: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
-    stories: list[int] = []
+    stories: list[list[Any]] = []
     size = 0
-    for embed, story_id in embeds:
+    for embed, story in embeds:
         extra = embed_size(embed)
         if current and (len(current) == EMBEDS_PER_MESSAGE or size + extra > MESSAGE_TOTAL):
             messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS, FOLLOW: stories})
             current, stories, size = [], [], 0
         current.append(embed)
-        if story_id is not None:
-            stories.append(story_id)
+        if story is not None:
+            stories.append(story)
         size += extra
     if current:
         messages.append({"embeds": current, "allowed_mentions": NO_MENTIONS, FOLLOW: stories})
