@@ -168,3 +168,19 @@ def test_links_only_to_web_addresses_that_cannot_break_the_markdown(url: str | N
     from digests.render.safe import linked
 
     assert linked("T", url) == expected
+
+
+def test_an_updates_new_lines_are_not_repeated_under_its_sections() -> None:
+    new = "Congress named José María Balcázar as the country's leader on Wednesday."
+    item = DigestItem(1, "Peru's Congress ousts Jeri", None, "AP", NOW, NOW, ["PE"], ["politics"], "",
+                      [SectionLine(None, f"Peru's Congress removed José Jerí on Tuesday. {new}"),
+                       SectionLine("What's Next?", new)])  # fmt: skip
+    item.new_lines, item.update = [new], True
+    filters = DigestFilters(since=NOW - timedelta(days=1), until=NOW)
+    digest = Digest("Briefing", filters.since, filters.until, "UTC", [DigestGroup("politics", [item])], 1, {}, filters)
+    (message,) = discord_messages(digest)
+    fields = message["embeds"][1]["fields"]
+    assert [f["name"] for f in fields] == ["New", "In brief"]  # the section that only repeated it is gone
+    assert fields[1]["value"] == "Peru's Congress removed José Jerí on Tuesday."
+    for rendered in (markdown(digest), plain_text(digest)):
+        assert rendered.count("Balcázar") == 1

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from digests.compose import Digest, DigestItem
+from digests.compose import Digest, DigestItem, SectionLine
 from digests.render.safe import linked, no_pings, safe, web_url
 from digests.tagging.countries import country_name
 from digests.tagging.language import language_name
-from digests.text import cut
+from digests.text import cut, split_sentences
 
 TITLE = 256
 DESCRIPTION = 4096
@@ -130,11 +130,23 @@ def _timestamp(item: DigestItem) -> str | None:
     return when.isoformat() if when else None
 
 
+def shown_sections(item: DigestItem) -> list[SectionLine]:
+    """Return the item's sections as shown beside its "New" lines: a sentence already shown as new is not shown
+    again under its section, and a section left empty is dropped."""
+    new = {" ".join(line.split()) for line in item.new_lines}
+    shown = []
+    for section in item.sections:
+        summary = section.summary
+        if new:
+            summary = " ".join(s for s in split_sentences(summary) if " ".join(s.split()) not in new)
+        if summary.strip():
+            shown.append(SectionLine(section.heading, summary))
+    return shown
+
+
 def _article(item: DigestItem, topic: str) -> dict[str, Any]:
     fields = []
-    for section in item.sections:
-        if not section.summary.strip():
-            continue
+    for section in shown_sections(item):
         fields.append(
             {
                 "name": cut(safe(section.heading or "In brief"), FIELD_NAME),

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digests.compose import Digest, DigestItem
-from digests.render.discord import empty_line, footer_text, heading_title, more_line, window_line
+from digests.render.discord import empty_line, footer_text, heading_title, more_line, shown_sections, window_line
 from digests.render.safe import escape_markdown, linked, no_pings
 
 
@@ -29,7 +29,7 @@ def markdown(digest: Digest) -> str:
             lines += [f"{update}*{no_pings(escape_markdown(footer_text(item)))} · {_when(item, zone)}*", ""]
             for line in item.new_lines:
                 lines += [f"**New:** {no_pings(escape_markdown(line))}", ""]
-            for section in item.sections:
+            for section in shown_sections(item):
                 heading = f"**{no_pings(escape_markdown(section.heading))}** " if section.heading else ""
                 lines += [f"{heading}{no_pings(escape_markdown(section.summary))}", ""]
             if not item.sections and item.summary:
@@ -60,7 +60,7 @@ def plain_text(digest: Digest) -> str:
             if item.url:
                 lines.append(f"  {item.url}")
             lines.extend(f"  New: {line}" for line in item.new_lines)
-            for section in item.sections:
+            for section in shown_sections(item):
                 lines.append(f"  {section.heading}: {section.summary}" if section.heading else f"  {section.summary}")
             if not item.sections and item.summary:
                 lines.append(f"  {item.summary}")
