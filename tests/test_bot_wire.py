@@ -557,3 +557,20 @@ async def test_follow_buttons_name_their_stories_and_a_thread_refused_is_not_a_c
     (kept,) = await bot.app.subscriptions.list(guild_id=GUILD)
     assert kept.enabled  # the channel is there; only threads were refused
     assert fake.bad_requests == []
+
+
+async def test_an_update_that_goes_to_its_thread_leaves_no_header_alone_in_the_channel(
+    wire: tuple[FakeDiscord, SitrepBot],
+) -> None:
+    fake, bot = wire
+    subscription = await bot.app.subscriptions.add(
+        guild_id=GUILD, channel_id=CHANNEL, schedule="0 8 * * *", timezone="UTC", threads=True
+    )
+    await _peru_story(bot, "Reuters")
+    await bot.app.deliver(subscription.id, datetime.now(UTC))
+    in_channel = len(fake.messages[str(CHANNEL)])
+    await _peru_story(bot, "BBC")
+    await bot.app.deliver(subscription.id, datetime.now(UTC))
+    (thread,) = fake.threads.values()
+    assert len(fake.messages[thread["id"]]) == 1
+    assert len(fake.messages[str(CHANNEL)]) == in_channel  # before: a header-only "1 of 1" message

@@ -236,6 +236,8 @@ def discord_messages(
             else:
                 story = [item.story_id, item.title] if item.story_id is not None else None
                 embeds.append((_article(item, group.topic), story))
+    if threaded and len(embeds) == 1:
+        return threaded  # every item is an update in its story's thread: no header alone in the channel
     messages: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     stories: list[list[Any]] = []
