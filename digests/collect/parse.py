@@ -263,7 +263,7 @@ def _in_its_real_encoding(data: bytes, content_type: str | None) -> tuple[bytes,
     except (LookupError, UnicodeDecodeError):
         pass  # not in the encoding it names
     text = decode(data)
-    if "\ufffd" in text[:4096] and text.count("\ufffd") > 3:
+    if text.count("\ufffd") > 3:
         return data, content_type, None  # undecidable: let feedparser do its best
     fixed = text.encode("utf-8")
     fixed = _XML_ENCODING.sub(rb"\g<1>utf-8\g<3>", fixed, count=1)

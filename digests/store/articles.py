@@ -42,27 +42,25 @@ async def existing_keys(
         statement = select(Article.key, Article.source_id).where(Article.key.in_(keys[start : start + _BATCH]))
         found.update((row[0], row[1]) for row in await session.execute(statement))
     by_url = {url_key: key for key, url_key in wanted.items() if url_key and key not in found}
-    for url_key, (_, source_id) in (await _by_url_key(by_url, guild_id, session)).items():
-        found[by_url[url_key]] = source_id
+    for url_key, article in (await _by_url_key(by_url, guild_id, session)).items():
+        found[by_url[url_key]] = article.source_id
     return found
 
 
-async def _by_url_key(
-    url_keys: Iterable[str], guild_id: int, session: AsyncSession
-) -> dict[str, tuple[Article, int | None]]:
-    """Return the server's stored articles with these url keys (with their source), the oldest of each."""
+async def _by_url_key(url_keys: Iterable[str], guild_id: int, session: AsyncSession) -> dict[str, Article]:
+    """Return the server's stored articles with these url keys (with their sections), the oldest of each."""
     wanted = list(url_keys)
-    found: dict[str, tuple[Article, int | None]] = {}
+    found: dict[str, Article] = {}
     for start in range(0, len(wanted), _BATCH):
         statement = (
             select(Article)
             .where(Article.guild_id == guild_id, Article.url_key.in_(wanted[start : start + _BATCH]))
-            .order_by(Article.id.desc())
+            .order_by(Article.id.desc())  # the oldest is read last, and kept
             .options(selectinload(Article.sections))
         )
         for article in await session.scalars(statement):
             assert article.url_key is not None
-            found[article.url_key] = (article, article.source_id)
+            found[article.url_key] = article
     return found
 
 
@@ -107,7 +105,7 @@ async def store_articles(
         url_key = latest[key].url_key
         if key not in stored and url_key:
             by_url[url_key] = key
-    for url_key, (row, _) in (await _by_url_key(by_url, guild_id, session)).items():
+    for url_key, row in (await _by_url_key(by_url, guild_id, session)).items():
         stored[by_url[url_key]] = row
     now = utcnow()
     for key, incoming in latest.items():

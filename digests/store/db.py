@@ -170,6 +170,14 @@ def single_runner(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def locked(statement: Any, session: Any) -> Any:
+    """Lock the selected rows until the transaction ends (PostgreSQL), so one process at a time works on them;
+    SQLite has one writer and needs nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update()
+    return statement
+
+
 def skip_locked(statement: Any, session: Any, *, of: Any = None) -> Any:
     """Make a claim skip rows another worker holds (PostgreSQL); SQLite has one writer and needs nothing."""
     if session.get_bind().dialect.name == "postgresql":

@@ -14,15 +14,11 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import DeliveryStatus
-from digests.store.db import rowcount
+from digests.store.db import locked, rowcount
 from digests.store.models import Delivery
 from digests.store.records import DeliveryIn, DeliveryRecord
 
 DONE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED)
-
-
-def _locking(statement: Any, session: AsyncSession) -> Any:
-    return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
 
 
 def _record(row: Delivery) -> DeliveryRecord:
@@ -116,7 +112,7 @@ async def claim_delivery(
     delivery_id: int, claimant: str, *, now: datetime, until: datetime, session: AsyncSession
 ) -> DeliveryRecord | None:
     """Take a pending delivery for ``claimant`` until ``until``; None when it is done or another holds it."""
-    statement = _locking(select(Delivery).where(Delivery.id == delivery_id), session)
+    statement = locked(select(Delivery).where(Delivery.id == delivery_id), session)
     row: Delivery | None = await session.scalar(statement)
     if row is None or row.status is not DeliveryStatus.PENDING:
         return None

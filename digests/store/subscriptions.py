@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from digests.kinds import Origin
+from digests.store.db import locked
 from digests.store.models import GLOBAL_SCOPE, Subscription
 from digests.store.records import SubscriptionIn, SubscriptionRecord
-
-
-def _locking(statement: Any, session: AsyncSession) -> Any:
-    return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
 
 
 async def get_subscription(subscription_id: int, *, session: AsyncSession) -> SubscriptionRecord | None:
@@ -26,7 +22,7 @@ async def get_subscription(subscription_id: int, *, session: AsyncSession) -> Su
 async def lock_subscription(subscription_id: int, *, session: AsyncSession) -> SubscriptionRecord | None:
     """Return one subscription, locked until the transaction ends (PostgreSQL), so that its digests are
     recorded by one process at a time."""
-    statement = _locking(select(Subscription).where(Subscription.id == subscription_id), session)
+    statement = locked(select(Subscription).where(Subscription.id == subscription_id), session)
     row: Subscription | None = await session.scalar(statement)
     return subscription_record(row) if row is not None else None
 
